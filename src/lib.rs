@@ -1,1 +1,3 @@
 pub mod shapes;
+pub mod storage;
+pub mod wire;

@@ -1,0 +1,124 @@
+//! Durable state behind one trait, with an SQLite (embedded default) and a PostgreSQL backend.
+//!
+//! Resources are records: a kind, the owning account (the tenant), an id, an optional parent
+//! (the owning contact, or the region for top-level resources), a sort key for stable keyset
+//! pagination, and a JSON body the handlers own. Every mutating request runs in one `Tx`.
+
+pub mod conformance;
+mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record with the same (kind, account, id) already exists.
+    #[error("record already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("unsupported database url: {0}")]
+    Url(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub kind: String,
+    pub account: String,
+    pub id: String,
+    pub parent: Option<String>,
+    pub sort: String,
+    pub body: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// One page of a keyset scan over a kind in an account, ordered by (sort, id).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub kind: String,
+    pub account: String,
+    pub parent: Option<String>,
+    /// Only records whose sort key starts with this.
+    pub sort_prefix: Option<String>,
+    /// Resume strictly after this (sort, id).
+    pub after: Option<(String, String)>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Reader: Send {
+    async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>>;
+    async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>>;
+}
+
+/// A write transaction: nothing is visible to others until `commit`; dropping it rolls back.
+#[async_trait]
+pub trait Tx: Reader {
+    async fn insert(&mut self, r: &Record) -> Result<()>;
+    /// Replaces body, parent, sort and updated time; false when the record does not exist.
+    async fn update(&mut self, r: &Record) -> Result<bool>;
+    async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool>;
+    async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A consistent read view for one request.
+    async fn read(&self) -> Result<Box<dyn Reader>>;
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+    async fn ping(&self) -> Result<()>;
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` or `postgres://…`; migrations run before it returns.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::Url(redact_url(url)))
+    }
+}
+
+/// A database URL with any password removed, safe to log or return.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn map_insert_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The smallest string greater than every string with this prefix, for range scans.
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

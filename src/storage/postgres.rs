@@ -1,0 +1,217 @@
+//! PostgreSQL backend for teams that run several Klaxon nodes against one database.
+
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations, prefix_end};
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
+use std::time::Duration;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<PostgresStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        migrate(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// For tests that need a private schema on a shared server.
+    pub async fn open_with_pool(pool: PgPool) -> Result<PostgresStore> {
+        migrate(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    // Serializes start-up migrations across nodes sharing the database.
+    sqlx::query("SELECT pg_advisory_xact_lock(7261636)").execute(&mut *tx).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    for (version, sql) in migrations::POSTGRES {
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            continue;
+        }
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(AssertSqlSafe(stmt.to_string()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Migration(format!("version {version}: {e}")))?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "kind, account, id, parent, sort, body, created_ms, updated_ms";
+
+fn row(r: &PgRow) -> Result<Record> {
+    Ok(Record {
+        kind: r.try_get("kind")?,
+        account: r.try_get("account")?,
+        id: r.try_get("id")?,
+        parent: r.try_get("parent")?,
+        sort: r.try_get("sort")?,
+        body: r.try_get("body")?,
+        created_ms: r.try_get("created_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
+    })
+}
+
+async fn get(c: &mut PgConnection, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
+    let r = sqlx::query("SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = $1 AND account = $2 AND id = $3")
+        .bind(kind)
+        .bind(account)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    r.as_ref().map(row).transpose()
+}
+
+async fn list(c: &mut PgConnection, q: &ListQuery) -> Result<Vec<Record>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM records WHERE kind = $1 AND account = $2");
+    let mut n = 2;
+    let mut binds: Vec<String> = vec![q.kind.clone(), q.account.clone()];
+    if let Some(p) = &q.parent {
+        n += 1;
+        sql.push_str(&format!(" AND parent = ${n}"));
+        binds.push(p.clone());
+    }
+    if let Some(p) = q.sort_prefix.as_ref().filter(|p| !p.is_empty()) {
+        sql.push_str(&format!(" AND sort >= ${} AND sort < ${}", n + 1, n + 2));
+        n += 2;
+        binds.push(p.clone());
+        binds.push(prefix_end(p));
+    }
+    if let Some((s, i)) = &q.after {
+        sql.push_str(&format!(" AND (sort, id) > (${}, ${})", n + 1, n + 2));
+        n += 2;
+        binds.push(s.clone());
+        binds.push(i.clone());
+    }
+    sql.push_str(&format!(" ORDER BY sort, id LIMIT ${}", n + 1));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(q.limit).fetch_all(c).await?;
+    rows.iter().map(row).collect()
+}
+
+struct ReadConn(PoolConnection<Postgres>);
+struct WriteTx(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl Reader for ReadConn {
+    async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
+        get(&mut self.0, kind, account, id).await
+    }
+    async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
+        list(&mut self.0, q).await
+    }
+}
+
+#[async_trait]
+impl Reader for WriteTx {
+    async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
+        get(&mut self.0, kind, account, id).await
+    }
+    async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
+        list(&mut self.0, q).await
+    }
+}
+
+#[async_trait]
+impl Tx for WriteTx {
+    async fn insert(&mut self, r: &Record) -> Result<()> {
+        let done = sqlx::query("INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, account, id) DO NOTHING")
+            .bind(&r.kind)
+            .bind(&r.account)
+            .bind(&r.id)
+            .bind(&r.parent)
+            .bind(&r.sort)
+            .bind(&r.body)
+            .bind(r.created_ms)
+            .bind(r.updated_ms)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_insert_error)?;
+        // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+
+    async fn update(&mut self, r: &Record) -> Result<bool> {
+        let done = sqlx::query("UPDATE records SET parent = $4, sort = $5, body = $6, updated_ms = $7 WHERE kind = $1 AND account = $2 AND id = $3")
+            .bind(&r.kind)
+            .bind(&r.account)
+            .bind(&r.id)
+            .bind(&r.parent)
+            .bind(&r.sort)
+            .bind(&r.body)
+            .bind(r.updated_ms)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND id = $3")
+            .bind(kind)
+            .bind(account)
+            .bind(id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND parent = $3")
+            .bind(kind)
+            .bind(account)
+            .bind(parent)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.0.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn read(&self) -> Result<Box<dyn Reader>> {
+        Ok(Box::new(ReadConn(self.pool.acquire().await?)))
+    }
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(WriteTx(self.pool.begin().await?)))
+    }
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
