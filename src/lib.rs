@@ -1,3 +1,12 @@
+//! Klaxon: a self-hosted incident manager that speaks the AWS SSM Contacts and SSM Incidents
+//! wire protocols. See ARCHITECTURE in the README for the rooms of the code.
+
+pub mod app;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod handlers;
 pub mod shapes;
 pub mod storage;
+pub mod telemetry;
 pub mod wire;

@@ -1,1 +1,149 @@
-fn main() {}
+use clap::{Parser, Subcommand};
+use klaxon::config::{Config, Overrides};
+use klaxon::domain::clock::SystemClock;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Klaxon: a self-hosted incident manager that speaks the AWS SSM Contacts and SSM Incidents APIs.
+#[derive(Parser)]
+#[command(name = "klaxon", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// TOML configuration file (every key is described in config/klaxon.example.toml).
+    #[arg(long, env = "KLAXON_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (SQLite in the data directory and log-only delivery unless configured).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on, e.g. 127.0.0.1:7700.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Directory for the SQLite database, the outbox and generated credentials.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// postgres://user@host/db to use PostgreSQL instead of the embedded SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Divide every engine duration (code expiry, lockouts, stage lengths) by N, for demos.
+        #[arg(long)]
+        time_scale: Option<f64>,
+    },
+    /// Validate the configuration (file, KLAXON_* variables) without starting.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    klaxon::telemetry::init(&config.log);
+    let started = std::time::Instant::now();
+    let opts = klaxon::app::Options {
+        clock: Arc::new(SystemClock),
+        delivery: None,
+    };
+    let running = klaxon::app::start(&config, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = &running.credentials_file {
+        tracing::info!(file = %path.display(), "using generated API credentials (mode 0600); see the README to use them with aws-cli");
+    }
+    tracing::info!(
+        listen = %running.addr,
+        database = running.store.backend(),
+        outbox = %running.outbox.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "klaxon is serving SSM Contacts and SSM Incidents"
+    );
+    running
+        .run_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            database_url,
+            time_scale,
+        } => {
+            let flags = Overrides {
+                listen,
+                data_dir,
+                database_url,
+                time_scale,
+            };
+            match Config::load(config.config.as_deref(), &env, &flags) {
+                Ok(c) => tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|rt| rt.block_on(serve(c))),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::CheckConfig { config } => Config::load(
+            config.config.as_deref(),
+            &env,
+            &Overrides::default(),
+        )
+        .map(|c| {
+            println!(
+                "configuration is valid: listen {}, database {}, {} credential(s) configured{}",
+                c.listen,
+                klaxon::storage::redact_url(&c.database_url()),
+                c.credentials.len(),
+                if c.credentials.is_empty() {
+                    " (one will be generated in the data directory)"
+                } else {
+                    ""
+                }
+            );
+        })
+        .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("klaxon: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

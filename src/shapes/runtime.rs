@@ -16,7 +16,10 @@ pub struct Context {
 impl Context {
     /// The principal ARN recorded as `createdBy` / `lastModifiedBy`.
     pub fn principal_arn(&self) -> String {
-        format!("arn:aws:iam::{}:user/{}", self.account_id, self.access_key_id)
+        format!(
+            "arn:aws:iam::{}:user/{}",
+            self.account_id, self.access_key_id
+        )
     }
 }
 
@@ -62,14 +65,33 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(name: &str, message: impl Into<String>) -> Self {
-        FieldError { name: name.to_string(), message: message.into() }
+        FieldError {
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
     pub fn missing(path: &str) -> Self {
         Self::new(path, "is required")
     }
     pub fn not_one_of(path: &str, value: &str, allowed: &[&str]) -> Self {
-        Self::new(path, format!("value {value:?} is not one of [{}]", allowed.join(", ")))
+        Self::new(
+            path,
+            format!("value {value:?} is not one of [{}]", allowed.join(", ")),
+        )
     }
+}
+
+/// Summarises field errors the way AWS does: a count, then each field and what is wrong.
+pub fn describe(fields: &[FieldError]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.name, f.message))
+        .collect();
+    format!(
+        "{} validation error(s) detected: {}",
+        fields.len(),
+        parts.join("; ")
+    )
 }
 
 pub trait Validate {
@@ -77,49 +99,95 @@ pub trait Validate {
 }
 
 pub fn join(path: &str, member: &str) -> String {
-    if path.is_empty() { member.to_string() } else { format!("{path}.{member}") }
+    if path.is_empty() {
+        member.to_string()
+    } else {
+        format!("{path}.{member}")
+    }
 }
 
 pub fn compile_pattern(p: &str) -> regex::Regex {
     regex::Regex::new(p).unwrap_or_else(|e| panic!("model pattern {p:?} does not compile: {e}"))
 }
 
-pub fn check_length(v: &str, min: Option<i64>, max: Option<i64>, path: &str, out: &mut Vec<FieldError>) {
+pub fn check_length(
+    v: &str,
+    min: Option<i64>,
+    max: Option<i64>,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     let n = v.chars().count() as i64;
     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-        out.push(FieldError::new(path, format!("length {n} is outside {}", bounds(min, max))));
+        out.push(FieldError::new(
+            path,
+            format!("length {n} is outside {}", bounds(min, max)),
+        ));
     }
 }
 
-pub fn check_pattern(v: &str, re: &regex::Regex, pattern: &str, path: &str, out: &mut Vec<FieldError>) {
+pub fn check_pattern(
+    v: &str,
+    re: &regex::Regex,
+    pattern: &str,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     if !re.is_match(v) {
-        out.push(FieldError::new(path, format!("does not match the pattern {pattern}")));
+        out.push(FieldError::new(
+            path,
+            format!("does not match the pattern {pattern}"),
+        ));
     }
 }
 
 pub fn check_not_prefix(v: &str, prefix: &str, path: &str, out: &mut Vec<FieldError>) {
     if v.starts_with(prefix) {
-        out.push(FieldError::new(path, format!("must not start with {prefix:?}")));
+        out.push(FieldError::new(
+            path,
+            format!("must not start with {prefix:?}"),
+        ));
     }
 }
 
-pub fn check_range(v: i64, min: Option<i64>, max: Option<i64>, path: &str, out: &mut Vec<FieldError>) {
+pub fn check_range(
+    v: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
-        out.push(FieldError::new(path, format!("value {v} is outside {}", bounds(min, max))));
+        out.push(FieldError::new(
+            path,
+            format!("value {v} is outside {}", bounds(min, max)),
+        ));
     }
 }
 
-pub fn check_count(n: usize, min: Option<i64>, max: Option<i64>, path: &str, out: &mut Vec<FieldError>) {
+pub fn check_count(
+    n: usize,
+    min: Option<i64>,
+    max: Option<i64>,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     let n = n as i64;
     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-        out.push(FieldError::new(path, format!("has {n} items, allowed {}", bounds(min, max))));
+        out.push(FieldError::new(
+            path,
+            format!("has {n} items, allowed {}", bounds(min, max)),
+        ));
     }
 }
 
 pub fn check_union(set: usize, path: &str, out: &mut Vec<FieldError>) {
     if set != 1 {
         let name = if path.is_empty() { "input" } else { path };
-        out.push(FieldError::new(name, format!("exactly one member must be set, found {set}")));
+        out.push(FieldError::new(
+            name,
+            format!("exactly one member must be set, found {set}"),
+        ));
     }
 }
 
@@ -151,14 +219,22 @@ pub fn decode<T: DeserializeOwned, E>(v: serde_json::Value) -> Result<T, Dispatc
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        DispatchError::Decode(if path == "." { inner.to_string() } else { format!("{path}: {inner}") })
+        DispatchError::Decode(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
     })
 }
 
 pub fn check<T: Validate, E>(input: &T) -> Result<(), DispatchError<E>> {
     let mut out = Vec::new();
     input.validate("", &mut out);
-    if out.is_empty() { Ok(()) } else { Err(DispatchError::Invalid(out)) }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(DispatchError::Invalid(out))
+    }
 }
 
 pub fn encode<T: Serialize, E>(output: &T) -> Result<Vec<u8>, DispatchError<E>> {
@@ -198,7 +274,10 @@ mod tests {
 
     #[test]
     fn every_model_pattern_compiles() {
-        for p in super::super::contacts::PATTERNS.iter().chain(super::super::incidents::PATTERNS) {
+        for p in super::super::contacts::PATTERNS
+            .iter()
+            .chain(super::super::incidents::PATTERNS)
+        {
             regex::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
     }

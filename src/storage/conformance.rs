@@ -17,7 +17,12 @@ fn rec(account: &str, kind: &str, id: &str, parent: Option<&str>, sort: &str) ->
 }
 
 fn query(account: &str, kind: &str) -> ListQuery {
-    ListQuery { kind: kind.into(), account: account.into(), limit: 100, ..Default::default() }
+    ListQuery {
+        kind: kind.into(),
+        account: account.into(),
+        limit: 100,
+        ..Default::default()
+    }
 }
 
 /// Panics with a description of the first behaviour the store gets wrong.
@@ -26,28 +31,68 @@ pub async fn run(store: &dyn Store, account: &str) {
 
     // Insert, read back, duplicate id is a conflict and leaves the transaction usable.
     let mut tx = store.begin().await.unwrap();
-    tx.insert(&rec(account, "contact", "b", Some("r1"), "bravo")).await.unwrap();
-    assert!(matches!(tx.insert(&rec(account, "contact", "b", None, "x")).await, Err(StoreError::Conflict)));
-    tx.insert(&rec(account, "contact", "a", Some("r1"), "alpha")).await.unwrap();
-    tx.insert(&rec(account, "contact", "c", Some("r2"), "alpine")).await.unwrap();
-    tx.insert(&rec(account, "channel", "a", Some("a"), "1")).await.unwrap();
+    tx.insert(&rec(account, "contact", "b", Some("r1"), "bravo"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        tx.insert(&rec(account, "contact", "b", None, "x")).await,
+        Err(StoreError::Conflict)
+    ));
+    tx.insert(&rec(account, "contact", "a", Some("r1"), "alpha"))
+        .await
+        .unwrap();
+    tx.insert(&rec(account, "contact", "c", Some("r2"), "alpine"))
+        .await
+        .unwrap();
+    tx.insert(&rec(account, "channel", "a", Some("a"), "1"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut r = store.read().await.unwrap();
-    let got = r.get("contact", account, "b").await.unwrap().expect("committed record is visible");
+    let got = r
+        .get("contact", account, "b")
+        .await
+        .unwrap()
+        .expect("committed record is visible");
     assert_eq!(got.sort, "bravo");
     assert_eq!(got.parent.as_deref(), Some("r1"));
-    assert!(r.get("contact", "other-account", "b").await.unwrap().is_none(), "accounts are isolated");
-    assert!(r.get("channel", account, "b").await.unwrap().is_none(), "kinds are isolated");
+    assert!(
+        r.get("contact", "other-account", "b")
+            .await
+            .unwrap()
+            .is_none(),
+        "accounts are isolated"
+    );
+    assert!(
+        r.get("channel", account, "b").await.unwrap().is_none(),
+        "kinds are isolated"
+    );
 
     // Ordering by (sort, id), prefix, parent filter and keyset resumption.
-    let all: Vec<String> = r.list(&query(account, "contact")).await.unwrap().into_iter().map(|x| x.sort).collect();
+    let all: Vec<String> = r
+        .list(&query(account, "contact"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.sort)
+        .collect();
     assert_eq!(all, ["alpha", "alpine", "bravo"]);
-    let q = ListQuery { sort_prefix: Some("alp".into()), ..query(account, "contact") };
+    let q = ListQuery {
+        sort_prefix: Some("alp".into()),
+        ..query(account, "contact")
+    };
     assert_eq!(r.list(&q).await.unwrap().len(), 2);
-    let q = ListQuery { parent: Some("r1".into()), ..query(account, "contact") };
+    let q = ListQuery {
+        parent: Some("r1".into()),
+        ..query(account, "contact")
+    };
     assert_eq!(r.list(&q).await.unwrap().len(), 2);
-    let q = ListQuery { after: Some(("alpha".into(), "a".into())), limit: 1, ..query(account, "contact") };
+    let q = ListQuery {
+        after: Some(("alpha".into(), "a".into())),
+        limit: 1,
+        ..query(account, "contact")
+    };
     let page = r.list(&q).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].sort, "alpine");
@@ -55,10 +100,15 @@ pub async fn run(store: &dyn Store, account: &str) {
 
     // A dropped transaction leaves nothing behind.
     let mut tx = store.begin().await.unwrap();
-    tx.insert(&rec(account, "contact", "z", None, "zulu")).await.unwrap();
+    tx.insert(&rec(account, "contact", "z", None, "zulu"))
+        .await
+        .unwrap();
     drop(tx);
     let mut r = store.read().await.unwrap();
-    assert!(r.get("contact", account, "z").await.unwrap().is_none(), "rolled back on drop");
+    assert!(
+        r.get("contact", account, "z").await.unwrap().is_none(),
+        "rolled back on drop"
+    );
     drop(r);
 
     // Update, delete, delete children.
@@ -67,14 +117,24 @@ pub async fn run(store: &dyn Store, account: &str) {
     b.body = "{\"changed\":true}".into();
     b.updated_ms = 2;
     assert!(tx.update(&b).await.unwrap());
-    assert!(!tx.update(&rec(account, "contact", "missing", None, "m")).await.unwrap());
-    assert_eq!(tx.delete_children("channel", account, "a").await.unwrap(), 1);
+    assert!(
+        !tx.update(&rec(account, "contact", "missing", None, "m"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.delete_children("channel", account, "a").await.unwrap(),
+        1
+    );
     assert!(tx.delete("contact", account, "a").await.unwrap());
     assert!(!tx.delete("contact", account, "a").await.unwrap());
     tx.commit().await.unwrap();
     let mut r = store.read().await.unwrap();
     let got = r.get("contact", account, "b").await.unwrap().unwrap();
-    assert_eq!((got.body.as_str(), got.updated_ms, got.created_ms), ("{\"changed\":true}", 2, 1));
+    assert_eq!(
+        (got.body.as_str(), got.updated_ms, got.created_ms),
+        ("{\"changed\":true}", 2, 1)
+    );
     assert!(r.get("channel", account, "a").await.unwrap().is_none());
     assert_eq!(r.list(&query(account, "contact")).await.unwrap().len(), 2);
 }

@@ -1,6 +1,9 @@
 //! PostgreSQL backend for teams that run several Klaxon nodes against one database.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations, prefix_end};
+use super::{
+    ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations,
+    prefix_end,
+};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -32,15 +35,18 @@ impl PostgresStore {
 async fn migrate(pool: &PgPool) -> Result<()> {
     let mut tx = pool.begin().await?;
     // Serializes start-up migrations across nodes sharing the database.
-    sqlx::query("SELECT pg_advisory_xact_lock(7261636)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7261636)")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         .execute(&mut *tx)
         .await?;
     for (version, sql) in migrations::POSTGRES {
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
         if done.is_some() {
             continue;
         }
@@ -184,12 +190,13 @@ impl Tx for WriteTx {
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND parent = $3")
-            .bind(kind)
-            .bind(account)
-            .bind(parent)
-            .execute(&mut *self.0)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND parent = $3")
+                .bind(kind)
+                .bind(account)
+                .bind(parent)
+                .execute(&mut *self.0)
+                .await?;
         Ok(done.rows_affected())
     }
 

@@ -2,10 +2,15 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
 //! reads use a separate pool and never wait for writers.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations, prefix_end};
+use super::{
+    ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations,
+    prefix_end,
+};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +23,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Migration(format!("{}: {e}", dir.display())))?;
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -27,9 +33,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
         migrate(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.read_only(true)).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.read_only(true))
+            .await?;
         Ok(SqliteStore { writer, reader })
     }
 }
@@ -40,10 +52,11 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     for (version, sql) in migrations::SQLITE {
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?1")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
         if done.is_some() {
             continue;
         }
@@ -64,7 +77,10 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 const COLUMNS: &str = "kind, account, id, parent, sort, body, created_ms, updated_ms";
@@ -82,7 +98,12 @@ fn row(r: &SqliteRow) -> Result<Record> {
     })
 }
 
-async fn get(c: &mut SqliteConnection, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
+async fn get(
+    c: &mut SqliteConnection,
+    kind: &str,
+    account: &str,
+    id: &str,
+) -> Result<Option<Record>> {
     let r = sqlx::query("SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3")
         .bind(kind)
         .bind(account)
@@ -192,12 +213,13 @@ impl Tx for WriteTx {
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2 AND parent = ?3")
-            .bind(kind)
-            .bind(account)
-            .bind(parent)
-            .execute(&mut *self.0)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2 AND parent = ?3")
+                .bind(kind)
+                .bind(account)
+                .bind(parent)
+                .execute(&mut *self.0)
+                .await?;
         Ok(done.rows_affected())
     }
 
@@ -213,7 +235,9 @@ impl Store for SqliteStore {
         Ok(Box::new(ReadConn(self.reader.acquire().await?)))
     }
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(WriteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?)))
+        Ok(Box::new(WriteTx(
+            self.writer.begin_with("BEGIN IMMEDIATE").await?,
+        )))
     }
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;

@@ -25,9 +25,17 @@ pub enum SigError {
     )]
     Mismatch,
     #[error("Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)")]
-    Expired { request: String, earliest: String, now: String },
+    Expired {
+        request: String,
+        earliest: String,
+        now: String,
+    },
     #[error("Signature not yet current: {request} is still later than {latest} ({now} + 15 min.)")]
-    NotYetCurrent { request: String, latest: String, now: String },
+    NotYetCurrent {
+        request: String,
+        latest: String,
+        now: String,
+    },
     #[error("Credential should be scoped to correct service: '{0}'.")]
     WrongService(String),
     #[error("Credential should be scoped to a valid region.")]
@@ -47,7 +55,10 @@ pub struct AuthHeader {
 
 impl AuthHeader {
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -72,17 +83,24 @@ pub fn parse_authorization(value: &str) -> Result<AuthHeader, SigError> {
     let signature = signature.ok_or_else(|| bad("missing Signature"))?;
     let parts: Vec<&str> = credential.split('/').collect();
     let [key, date, region, service, term] = parts[..] else {
-        return Err(bad("Credential must be KEY/DATE/REGION/SERVICE/aws4_request"));
+        return Err(bad(
+            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request",
+        ));
     };
     if term != "aws4_request" || date.len() != 8 || key.is_empty() {
-        return Err(bad("Credential must be KEY/DATE/REGION/SERVICE/aws4_request"));
+        return Err(bad(
+            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request",
+        ));
     }
     Ok(AuthHeader {
         access_key: key.to_string(),
         date: date.to_string(),
         region: region.to_string(),
         service: service.to_string(),
-        signed_headers: signed.split(';').map(|h| h.trim().to_ascii_lowercase()).collect(),
+        signed_headers: signed
+            .split(';')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect(),
         signature: signature.to_ascii_lowercase(),
     })
 }
@@ -91,7 +109,10 @@ pub fn parse_authorization(value: &str) -> Result<AuthHeader, SigError> {
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -103,11 +124,19 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
 /// Non-S3 services sign the path encoded twice: the path as sent (already encoded once) is
 /// encoded again, so `%3A` on the wire is `%253A` in the canonical request.
 pub fn canonical_path(raw_path: &str) -> String {
-    if raw_path.is_empty() { "/".into() } else { uri_encode(raw_path, true) }
+    if raw_path.is_empty() {
+        "/".into()
+    } else {
+        uri_encode(raw_path, true)
+    }
 }
 
 pub fn canonical_query(raw_query: &str) -> String {
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let mut pairs: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -117,7 +146,11 @@ pub fn canonical_query(raw_query: &str) -> String {
         })
         .collect();
     pairs.sort();
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn canonical_header_value(v: &str) -> String {
@@ -155,7 +188,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -194,7 +230,12 @@ pub fn format_amz_date(epoch_secs: i64) -> String {
     let days = epoch_secs.div_euclid(86_400);
     let secs = epoch_secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
@@ -216,7 +257,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// What the server expects of a request before it will look up the key.
@@ -236,22 +285,34 @@ pub struct SignedRequest<'a> {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Checks everything that does not need the secret; returns the parsed header and its date.
 pub fn precheck(req: &SignedRequest<'_>, exp: &Expectation<'_>) -> Result<AuthHeader, SigError> {
     let auth = header(req.headers, "authorization").ok_or(SigError::Missing)?;
     let auth = parse_authorization(auth)?;
-    let amz_date = header(req.headers, "x-amz-date")
-        .ok_or_else(|| SigError::Incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into()))?;
-    let when = parse_amz_date(amz_date)
-        .ok_or_else(|| SigError::Incomplete(format!("X-Amz-Date {amz_date:?} is not YYYYMMDDTHHMMSSZ")))?;
+    let amz_date = header(req.headers, "x-amz-date").ok_or_else(|| {
+        SigError::Incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
+        )
+    })?;
+    let when = parse_amz_date(amz_date).ok_or_else(|| {
+        SigError::Incomplete(format!("X-Amz-Date {amz_date:?} is not YYYYMMDDTHHMMSSZ"))
+    })?;
     if !amz_date.starts_with(&auth.date) {
-        return Err(SigError::Incomplete("Credential date does not match X-Amz-Date".into()));
+        return Err(SigError::Incomplete(
+            "Credential date does not match X-Amz-Date".into(),
+        ));
     }
     if !auth.signed_headers.iter().any(|h| h == "host") {
-        return Err(SigError::Incomplete("'Host' must be a signed header".into()));
+        return Err(SigError::Incomplete(
+            "'Host' must be a signed header".into(),
+        ));
     }
     if auth.service != exp.service {
         return Err(SigError::WrongService(exp.service.to_string()));
@@ -285,10 +346,24 @@ pub fn verify(req: &SignedRequest<'_>, auth: &AuthHeader, secret: &str) -> Resul
     {
         return Err(SigError::Mismatch);
     }
-    let creq = canonical_request(req.method, req.raw_path, req.raw_query, req.headers, &auth.signed_headers, &payload);
+    let creq = canonical_request(
+        req.method,
+        req.raw_path,
+        req.raw_query,
+        req.headers,
+        &auth.signed_headers,
+        &payload,
+    );
     let sts = string_to_sign(amz_date, &auth.scope(), &creq);
-    let expected = signature(&signing_key(secret, &auth.date, &auth.region, &auth.service), &sts);
-    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) { Ok(()) } else { Err(SigError::Mismatch) }
+    let expected = signature(
+        &signing_key(secret, &auth.date, &auth.region, &auth.service),
+        &sts,
+    );
+    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        Ok(())
+    } else {
+        Err(SigError::Mismatch)
+    }
 }
 
 /// Signs a request (for Klaxon's own clients: the benchmark and tests). Returns the headers to add.
@@ -311,14 +386,27 @@ pub fn sign(
     let mut signed: Vec<String> = all.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     signed.sort();
     signed.dedup();
-    let creq = canonical_request(method, raw_path, raw_query, &all, &signed, &sha256_hex(body));
+    let creq = canonical_request(
+        method,
+        raw_path,
+        raw_query,
+        &all,
+        &signed,
+        &sha256_hex(body),
+    );
     let scope = format!("{}/{region}/{service}/aws4_request", &amz_date[..8]);
-    let sig = signature(&signing_key(secret, &amz_date[..8], region, service), &string_to_sign(&amz_date, &scope, &creq));
+    let sig = signature(
+        &signing_key(secret, &amz_date[..8], region, service),
+        &string_to_sign(&amz_date, &scope, &creq),
+    );
     vec![
         ("x-amz-date".into(), amz_date),
         (
             "authorization".into(),
-            format!("{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={sig}", signed.join(";")),
+            format!(
+                "{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={sig}",
+                signed.join(";")
+            ),
         ),
     ]
 }
@@ -332,7 +420,10 @@ mod tests {
     const DATE: &str = "20150830T123600Z";
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn suite_signature(method: &str, path: &str, query: &str) -> String {
@@ -340,7 +431,10 @@ mod tests {
         let signed = vec!["host".to_string(), "x-amz-date".to_string()];
         let creq = canonical_request(method, path, query, &headers, &signed, &sha256_hex(b""));
         let sts = string_to_sign(DATE, "20150830/us-east-1/service/aws4_request", &creq);
-        signature(&signing_key(SECRET, "20150830", "us-east-1", "service"), &sts)
+        signature(
+            &signing_key(SECRET, "20150830", "us-east-1", "service"),
+            &sts,
+        )
     }
 
     #[test]
@@ -351,17 +445,26 @@ mod tests {
             canonical_request("GET", "/", "", &headers, &signed, &sha256_hex(b"")),
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(suite_signature("GET", "/", ""), "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+        assert_eq!(
+            suite_signature("GET", "/", ""),
+            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        );
     }
 
     #[test]
     fn suite_post_vanilla() {
-        assert_eq!(suite_signature("POST", "/", ""), "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+        assert_eq!(
+            suite_signature("POST", "/", ""),
+            "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
+        );
     }
 
     #[test]
     fn suite_query_order_key_case() {
-        assert_eq!(canonical_query("Param2=value2&Param1=value1"), "Param1=value1&Param2=value2");
+        assert_eq!(
+            canonical_query("Param2=value2&Param1=value1"),
+            "Param1=value1&Param2=value2"
+        );
         assert_eq!(
             suite_signature("GET", "/", "Param2=value2&Param1=value1"),
             "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
@@ -378,8 +481,14 @@ mod tests {
 
     #[test]
     fn labels_are_encoded_twice() {
-        assert_eq!(canonical_path("/tags/arn%3Aaws%3Afoo%2Fbar"), "/tags/arn%253Aaws%253Afoo%252Fbar");
-        assert_eq!(canonical_query("tagKeys=a&tagKeys=b%20c"), "tagKeys=a&tagKeys=b%20c");
+        assert_eq!(
+            canonical_path("/tags/arn%3Aaws%3Afoo%2Fbar"),
+            "/tags/arn%253Aaws%253Afoo%252Fbar"
+        );
+        assert_eq!(
+            canonical_query("tagKeys=a&tagKeys=b%20c"),
+            "tagKeys=a&tagKeys=b%20c"
+        );
     }
 
     #[test]
@@ -391,31 +500,91 @@ mod tests {
     }
 
     fn request<'a>(headers: &'a [(String, String)], body: &'a [u8]) -> SignedRequest<'a> {
-        SignedRequest { method: "POST", raw_path: "/", raw_query: "", headers, body }
+        SignedRequest {
+            method: "POST",
+            raw_path: "/",
+            raw_query: "",
+            headers,
+            body,
+        }
     }
 
     #[test]
     fn sign_then_verify_and_reject_tampering() {
         let now = 1_700_000_000;
-        let base = h(&[("host", "127.0.0.1:1"), ("content-type", "application/x-amz-json-1.1")]);
+        let base = h(&[
+            ("host", "127.0.0.1:1"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ]);
         let mut headers = base.clone();
-        headers.extend(sign("POST", "/", "", &base, b"{}", "AKID", "secret", "us-east-1", "ssm-contacts", now));
+        headers.extend(sign(
+            "POST",
+            "/",
+            "",
+            &base,
+            b"{}",
+            "AKID",
+            "secret",
+            "us-east-1",
+            "ssm-contacts",
+            now,
+        ));
         let regions = vec!["us-east-1".to_string()];
-        let exp = Expectation { service: "ssm-contacts", regions: &regions, now_secs: now };
+        let exp = Expectation {
+            service: "ssm-contacts",
+            regions: &regions,
+            now_secs: now,
+        };
         let auth = precheck(&request(&headers, b"{}"), &exp).unwrap();
         verify(&request(&headers, b"{}"), &auth, "secret").unwrap();
-        assert_eq!(verify(&request(&headers, b"{ }"), &auth, "secret"), Err(SigError::Mismatch));
-        assert_eq!(verify(&request(&headers, b"{}"), &auth, "other"), Err(SigError::Mismatch));
+        assert_eq!(
+            verify(&request(&headers, b"{ }"), &auth, "secret"),
+            Err(SigError::Mismatch)
+        );
+        assert_eq!(
+            verify(&request(&headers, b"{}"), &auth, "other"),
+            Err(SigError::Mismatch)
+        );
 
-        let wrong_service = Expectation { service: "ssm-incidents", ..exp };
-        assert!(matches!(precheck(&request(&headers, b"{}"), &wrong_service), Err(SigError::WrongService(_))));
-        let later = Expectation { service: "ssm-contacts", regions: &regions, now_secs: now + 16 * 60 };
-        assert!(matches!(precheck(&request(&headers, b"{}"), &later), Err(SigError::Expired { .. })));
-        let earlier = Expectation { service: "ssm-contacts", regions: &regions, now_secs: now - 16 * 60 };
-        assert!(matches!(precheck(&request(&headers, b"{}"), &earlier), Err(SigError::NotYetCurrent { .. })));
+        let wrong_service = Expectation {
+            service: "ssm-incidents",
+            ..exp
+        };
+        assert!(matches!(
+            precheck(&request(&headers, b"{}"), &wrong_service),
+            Err(SigError::WrongService(_))
+        ));
+        let later = Expectation {
+            service: "ssm-contacts",
+            regions: &regions,
+            now_secs: now + 16 * 60,
+        };
+        assert!(matches!(
+            precheck(&request(&headers, b"{}"), &later),
+            Err(SigError::Expired { .. })
+        ));
+        let earlier = Expectation {
+            service: "ssm-contacts",
+            regions: &regions,
+            now_secs: now - 16 * 60,
+        };
+        assert!(matches!(
+            precheck(&request(&headers, b"{}"), &earlier),
+            Err(SigError::NotYetCurrent { .. })
+        ));
         let other_region = vec!["eu-west-1".to_string()];
-        let exp = Expectation { service: "ssm-contacts", regions: &other_region, now_secs: now };
-        assert_eq!(precheck(&request(&headers, b"{}"), &exp), Err(SigError::WrongRegion));
-        assert_eq!(precheck(&request(&base, b"{}"), &exp), Err(SigError::Missing));
+        let exp = Expectation {
+            service: "ssm-contacts",
+            regions: &other_region,
+            now_secs: now,
+        };
+        assert_eq!(
+            precheck(&request(&headers, b"{}"), &exp),
+            Err(SigError::WrongRegion)
+        );
+        assert_eq!(
+            precheck(&request(&base, b"{}"), &exp),
+            Err(SigError::Missing)
+        );
     }
 }

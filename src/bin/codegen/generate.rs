@@ -35,8 +35,18 @@ const RUST_KEYWORDS: &[&str] = &[
 
 /// Type names that would shadow something the generated code itself uses.
 const RESERVED_TYPES: &[&str] = &[
-    "String", "Option", "Result", "Vec", "Box", "Error", "Value", "Timestamp", "BTreeMap",
-    "Context", "Api", "Route",
+    "String",
+    "Option",
+    "Result",
+    "Vec",
+    "Box",
+    "Error",
+    "Value",
+    "Timestamp",
+    "BTreeMap",
+    "Context",
+    "Api",
+    "Route",
 ];
 
 pub fn snake(name: &str) -> String {
@@ -67,22 +77,37 @@ pub fn snake(name: &str) -> String {
 
 fn field_name(member: &str) -> String {
     let s = snake(member);
-    if RUST_KEYWORDS.contains(&s.as_str()) { format!("r#{s}") } else { s }
+    if RUST_KEYWORDS.contains(&s.as_str()) {
+        format!("r#{s}")
+    } else {
+        s
+    }
 }
 
 fn type_name(shape: &str) -> String {
-    if RESERVED_TYPES.contains(&shape) { format!("{shape}Shape") } else { shape.to_string() }
+    if RESERVED_TYPES.contains(&shape) {
+        format!("{shape}Shape")
+    } else {
+        shape.to_string()
+    }
 }
 
 fn variant_name(value: &str) -> String {
     let mut out = String::new();
-    for word in value.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let mut cs = word.chars();
         if let Some(f) = cs.next() {
             out.push(f.to_ascii_uppercase());
             let rest: String = cs.collect();
             let all_upper = word.chars().all(|c| !c.is_ascii_lowercase());
-            out.push_str(&if all_upper { rest.to_ascii_lowercase() } else { rest });
+            out.push_str(&if all_upper {
+                rest.to_ascii_lowercase()
+            } else {
+                rest
+            });
         }
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
@@ -113,9 +138,16 @@ pub struct Model {
 impl Model {
     pub fn parse(v: &Value) -> Result<Model, String> {
         let obj = |k: &str| {
-            v.get(k).and_then(Value::as_object).cloned().ok_or_else(|| format!("model has no `{k}` object"))
+            v.get(k)
+                .and_then(Value::as_object)
+                .cloned()
+                .ok_or_else(|| format!("model has no `{k}` object"))
         };
-        Ok(Model { shapes: obj("shapes")?, operations: obj("operations")?, meta: obj("metadata")? })
+        Ok(Model {
+            shapes: obj("shapes")?,
+            operations: obj("operations")?,
+            meta: obj("metadata")?,
+        })
     }
 
     fn shape(&self, name: &str) -> &Map<String, Value> {
@@ -143,8 +175,14 @@ impl Model {
             "boolean" => "bool".into(),
             "double" | "float" => "f64".into(),
             "timestamp" => "Timestamp".into(),
-            "list" => format!("Vec<{}>", self.rust_type(member_shape(self.shape(name), "member"))),
-            "map" => format!("BTreeMap<String, {}>", self.rust_type(member_shape(self.shape(name), "value"))),
+            "list" => format!(
+                "Vec<{}>",
+                self.rust_type(member_shape(self.shape(name), "member"))
+            ),
+            "map" => format!(
+                "BTreeMap<String, {}>",
+                self.rust_type(member_shape(self.shape(name), "value"))
+            ),
             "structure" => type_name(name),
             other => panic!("shape {name}: unsupported type {other}"),
         }
@@ -156,7 +194,9 @@ fn member_shape<'a>(shape: &'a Map<String, Value>, key: &str) -> &'a str {
 }
 
 fn num(shape: &Map<String, Value>, key: &str) -> Option<i64> {
-    shape.get(key).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    shape
+        .get(key)
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }
 
 fn opt(v: Option<i64>) -> String {
@@ -170,7 +210,11 @@ fn members(shape: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
     shape
         .get("members")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_object().cloned().unwrap_or_default())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_object().cloned().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -178,7 +222,11 @@ fn required(shape: &Map<String, Value>) -> BTreeSet<String> {
     shape
         .get("required")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -186,14 +234,34 @@ fn required(shape: &Map<String, Value>) -> BTreeSet<String> {
 pub fn generate(model_json: &Value, source_name: &str) -> Result<String, String> {
     let m = Model::parse(model_json)?;
     let mut o = String::new();
-    let service = m.meta.get("serviceId").and_then(Value::as_str).unwrap_or("?");
-    writeln!(o, "//! @generated by `cargo run --bin codegen` from `{source_name}` ({service}). Do not edit.").unwrap();
+    let service = m
+        .meta
+        .get("serviceId")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    writeln!(
+        o,
+        "//! @generated by `cargo run --bin codegen` from `{source_name}` ({service}). Do not edit."
+    )
+    .unwrap();
     o.push_str("#![allow(dead_code, non_snake_case, clippy::all, clippy::pedantic)]\n\n");
     o.push_str("use super::runtime::*;\nuse serde::{Deserialize, Serialize};\nuse std::collections::BTreeMap;\nuse std::sync::LazyLock;\n\n");
 
-    let json_version = m.meta.get("jsonVersion").and_then(Value::as_str).unwrap_or("1.1");
-    let signing = m.meta.get("signingName").and_then(Value::as_str).unwrap_or("");
-    let target = m.meta.get("targetPrefix").and_then(Value::as_str).unwrap_or("");
+    let json_version = m
+        .meta
+        .get("jsonVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("1.1");
+    let signing = m
+        .meta
+        .get("signingName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let target = m
+        .meta
+        .get("targetPrefix")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     writeln!(o, "pub const SIGNING_NAME: &str = {};", lit(signing)).unwrap();
     writeln!(o, "pub const TARGET_PREFIX: &str = {};", lit(target)).unwrap();
     writeln!(o, "pub const JSON_VERSION: &str = {};\n", lit(json_version)).unwrap();
@@ -218,9 +286,17 @@ pub fn generate(model_json: &Value, source_name: &str) -> Result<String, String>
 
 fn gen_enum(m: &Model, name: &str, o: &mut String) {
     let ty = type_name(name);
-    let values: Vec<String> =
-        m.shape(name)["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    writeln!(o, "#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {ty} {{").unwrap();
+    let values: Vec<String> = m.shape(name)["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    writeln!(
+        o,
+        "#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {ty} {{"
+    )
+    .unwrap();
     for v in &values {
         writeln!(o, "    {},", variant_name(v)).unwrap();
     }
@@ -248,7 +324,9 @@ fn gen_enum(m: &Model, name: &str, o: &mut String) {
 fn gen_struct(m: &Model, name: &str, o: &mut String) {
     let ty = type_name(name);
     let shape = m.shape(name);
-    o.push_str("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n#[serde(default)]\n");
+    o.push_str(
+        "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n#[serde(default)]\n",
+    );
     writeln!(o, "pub struct {ty} {{").unwrap();
     for (mname, mem) in members(shape) {
         let target = mem["shape"].as_str().unwrap();
@@ -279,10 +357,20 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
         }
         "string" => {
             let pattern = shape.get("pattern").and_then(Value::as_str);
-            writeln!(o, "pub fn {f}(v: &str, path: &str, out: &mut Vec<FieldError>) {{").unwrap();
+            writeln!(
+                o,
+                "pub fn {f}(v: &str, path: &str, out: &mut Vec<FieldError>) {{"
+            )
+            .unwrap();
             let (min, max) = (num(shape, "min"), num(shape, "max"));
             if min.is_some() || max.is_some() {
-                writeln!(o, "    check_length(v, {}, {}, path, out);", opt(min), opt(max)).unwrap();
+                writeln!(
+                    o,
+                    "    check_length(v, {}, {}, path, out);",
+                    opt(min),
+                    opt(max)
+                )
+                .unwrap();
             }
             if let Some(p) = pattern {
                 // The regex engine has no look-ahead; the one negative look-ahead in the
@@ -305,9 +393,19 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
         }
         "integer" | "long" => {
             let (min, max) = (num(shape, "min"), num(shape, "max"));
-            writeln!(o, "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{").unwrap();
+            writeln!(
+                o,
+                "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{"
+            )
+            .unwrap();
             if min.is_some() || max.is_some() {
-                writeln!(o, "    check_range(i64::from(*v), {}, {}, path, out);", opt(min), opt(max)).unwrap();
+                writeln!(
+                    o,
+                    "    check_range(i64::from(*v), {}, {}, path, out);",
+                    opt(min),
+                    opt(max)
+                )
+                .unwrap();
             } else {
                 o.push_str("    let _ = (v, path, out);\n");
             }
@@ -319,9 +417,19 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
         "list" => {
             let item = member_shape(shape, "member");
             let (min, max) = (num(shape, "min"), num(shape, "max"));
-            writeln!(o, "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{").unwrap();
+            writeln!(
+                o,
+                "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{"
+            )
+            .unwrap();
             if min.is_some() || max.is_some() {
-                writeln!(o, "    check_count(v.len(), {}, {}, path, out);", opt(min), opt(max)).unwrap();
+                writeln!(
+                    o,
+                    "    check_count(v.len(), {}, {}, path, out);",
+                    opt(min),
+                    opt(max)
+                )
+                .unwrap();
             }
             writeln!(o, "    for (i, x) in v.iter().enumerate() {{\n        v_{item}(x, &format!(\"{{path}}[{{i}}]\"), out);\n    }}\n}}\n").unwrap();
         }
@@ -329,9 +437,19 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
             let key = member_shape(shape, "key");
             let val = member_shape(shape, "value");
             let (min, max) = (num(shape, "min"), num(shape, "max"));
-            writeln!(o, "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{").unwrap();
+            writeln!(
+                o,
+                "pub fn {f}(v: &{rt}, path: &str, out: &mut Vec<FieldError>) {{"
+            )
+            .unwrap();
             if min.is_some() || max.is_some() {
-                writeln!(o, "    check_count(v.len(), {}, {}, path, out);", opt(min), opt(max)).unwrap();
+                writeln!(
+                    o,
+                    "    check_count(v.len(), {}, {}, path, out);",
+                    opt(min),
+                    opt(max)
+                )
+                .unwrap();
             }
             o.push_str("    for (k, x) in v {\n        let p = format!(\"{path}.{k}\");\n");
             if m.is_enum(key) {
@@ -357,7 +475,10 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
                 o.push_str("        let _ = (path, out);\n");
             }
             if union {
-                let set: Vec<String> = ms.iter().map(|(n, _)| format!("self.{}.is_some()", field_name(n))).collect();
+                let set: Vec<String> = ms
+                    .iter()
+                    .map(|(n, _)| format!("self.{}.is_some()", field_name(n)))
+                    .collect();
                 writeln!(
                     o,
                     "        check_union([{}].iter().filter(|x| **x).count(), path, out);",
@@ -381,7 +502,11 @@ fn gen_validator(m: &Model, name: &str, o: &mut String) {
                     )
                     .unwrap();
                 } else {
-                    writeln!(o, "        if let Some(x) = &self.{fname} {{\n            {call};\n        }}").unwrap();
+                    writeln!(
+                        o,
+                        "        if let Some(x) = &self.{fname} {{\n            {call};\n        }}"
+                    )
+                    .unwrap();
                 }
             }
             o.push_str("    }\n}\n\n");
@@ -417,7 +542,12 @@ fn gen_patterns(m: &Model, o: &mut String) {
 fn error_shapes(m: &Model) -> Vec<String> {
     m.shapes
         .keys()
-        .filter(|n| m.shape(n).get("exception").and_then(Value::as_bool).unwrap_or(false))
+        .filter(|n| {
+            m.shape(n)
+                .get("exception")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        })
         .cloned()
         .collect()
 }
@@ -434,7 +564,9 @@ fn gen_errors(m: &Model, o: &mut String) {
     for e in &errs {
         writeln!(o, "            Self::{}(_) => {},", variant_name(e), lit(e)).unwrap();
     }
-    o.push_str("            Self::NotImplemented(_) => \"NotImplementedException\",\n        }\n    }\n\n");
+    o.push_str(
+        "            Self::NotImplemented(_) => \"NotImplementedException\",\n        }\n    }\n\n",
+    );
     o.push_str("    pub fn status(&self) -> u16 {\n        match self {\n");
     for e in &errs {
         let s = m.shape(e);
@@ -442,13 +574,24 @@ fn gen_errors(m: &Model, o: &mut String) {
             .get("error")
             .and_then(|x| x.get("httpStatusCode"))
             .and_then(Value::as_i64)
-            .unwrap_or(if s.get("fault").and_then(Value::as_bool).unwrap_or(false) { 500 } else { 400 });
+            .unwrap_or(
+                if s.get("fault").and_then(Value::as_bool).unwrap_or(false) {
+                    500
+                } else {
+                    400
+                },
+            );
         writeln!(o, "            Self::{}(_) => {status},", variant_name(e)).unwrap();
     }
     o.push_str("            Self::NotImplemented(_) => 501,\n        }\n    }\n\n");
     o.push_str("    /// The modeled members, serialized as the wire body (without `__type`).\n    pub fn body(&self) -> serde_json::Value {\n        match self {\n");
     for e in &errs {
-        writeln!(o, "            Self::{}(x) => serde_json::to_value(x).unwrap_or_default(),", variant_name(e)).unwrap();
+        writeln!(
+            o,
+            "            Self::{}(x) => serde_json::to_value(x).unwrap_or_default(),",
+            variant_name(e)
+        )
+        .unwrap();
     }
     let msg_member = if m.rest() { "message" } else { "Message" };
     writeln!(
@@ -468,8 +611,16 @@ fn gen_errors(m: &Model, o: &mut String) {
 
 fn op_io(m: &Model, op: &str) -> (String, String) {
     let o = m.operations[op].as_object().unwrap();
-    let get = |k: &str| o.get(k).and_then(|x| x.get("shape")).and_then(Value::as_str).map(type_name);
-    (get("input").unwrap_or_else(|| "Empty".into()), get("output").unwrap_or_else(|| "Empty".into()))
+    let get = |k: &str| {
+        o.get(k)
+            .and_then(|x| x.get("shape"))
+            .and_then(Value::as_str)
+            .map(type_name)
+    };
+    (
+        get("input").unwrap_or_else(|| "Empty".into()),
+        get("output").unwrap_or_else(|| "Empty".into()),
+    )
 }
 
 fn gen_trait(m: &Model, o: &mut String) {
@@ -504,7 +655,9 @@ fn gen_dispatch(m: &Model, o: &mut String) {
         )
         .unwrap();
     }
-    o.push_str("        other => Err(DispatchError::UnknownOperation(other.to_string())),\n    }\n}\n\n");
+    o.push_str(
+        "        other => Err(DispatchError::UnknownOperation(other.to_string())),\n    }\n}\n\n",
+    );
 }
 
 fn gen_routes(m: &Model, o: &mut String) {
@@ -513,13 +666,23 @@ fn gen_routes(m: &Model, o: &mut String) {
         let http = &def["http"];
         let method = http["method"].as_str().unwrap_or("POST");
         let uri = http["requestUri"].as_str().unwrap_or("/");
-        let status = http.get("responseCode").and_then(Value::as_i64).unwrap_or(200);
-        let input = def.get("input").and_then(|x| x.get("shape")).and_then(Value::as_str);
+        let status = http
+            .get("responseCode")
+            .and_then(Value::as_i64)
+            .unwrap_or(200);
+        let input = def
+            .get("input")
+            .and_then(|x| x.get("shape"))
+            .and_then(Value::as_str);
         let mut labels = Vec::new();
         let mut query = Vec::new();
         if let Some(input) = input {
             for (mname, mem) in members(m.shape(input)) {
-                let wire = mem.get("locationName").and_then(Value::as_str).unwrap_or(&mname).to_string();
+                let wire = mem
+                    .get("locationName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&mname)
+                    .to_string();
                 let target = mem["shape"].as_str().unwrap();
                 let kind = match m.kind(target) {
                     "list" => "QueryKind::List",
@@ -528,8 +691,16 @@ fn gen_routes(m: &Model, o: &mut String) {
                     _ => "QueryKind::String",
                 };
                 match mem.get("location").and_then(Value::as_str) {
-                    Some("uri") => labels.push(format!("Param {{ member: {}, wire: {}, kind: {kind} }}", lit(&mname), lit(&wire))),
-                    Some("querystring") => query.push(format!("Param {{ member: {}, wire: {}, kind: {kind} }}", lit(&mname), lit(&wire))),
+                    Some("uri") => labels.push(format!(
+                        "Param {{ member: {}, wire: {}, kind: {kind} }}",
+                        lit(&mname),
+                        lit(&wire)
+                    )),
+                    Some("querystring") => query.push(format!(
+                        "Param {{ member: {}, wire: {}, kind: {kind} }}",
+                        lit(&mname),
+                        lit(&wire)
+                    )),
                     _ => {}
                 }
             }

@@ -50,7 +50,9 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
-        Some(other) => Err(format!("unknown argument {other:?}; use `strip`, `--check` or nothing")),
+        Some(other) => Err(format!(
+            "unknown argument {other:?}; use `strip`, `--check` or nothing"
+        )),
     }
 }
 

@@ -1,0 +1,318 @@
+//! Configuration: one TOML file (every key is documented in `config/klaxon.example.toml`),
+//! overridden by `KLAXON_*` environment variables, overridden by command-line flags.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// A secret value; never printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_access_key: Option<Secret>,
+    #[serde(default)]
+    pub secret_access_key_file: Option<PathBuf>,
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivationConfig {
+    pub code_ttl_secs: i64,
+    pub max_failed_attempts: u32,
+    pub lockout_secs: i64,
+    pub max_sends_per_window: u32,
+    pub send_window_secs: i64,
+}
+
+impl Default for ActivationConfig {
+    fn default() -> Self {
+        ActivationConfig {
+            code_ttl_secs: 15 * 60,
+            max_failed_attempts: 5,
+            lockout_secs: 15 * 60,
+            max_sends_per_window: 5,
+            send_window_secs: 10 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub regions: Vec<String>,
+    pub time_scale: f64,
+    pub max_body_bytes: usize,
+    pub log: String,
+    pub credentials: Vec<CredentialConfig>,
+    pub activation: ActivationConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7700".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            regions: vec!["us-east-1".into()],
+            time_scale: 1.0,
+            max_body_bytes: 1024 * 1024,
+            log: "info".into(),
+            credentials: Vec::new(),
+            activation: ActivationConfig::default(),
+        }
+    }
+}
+
+/// Command-line values that take precedence over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub time_scale: Option<f64>,
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// File (if any), then `KLAXON_*` variables from `env`, then flags; validated.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        c.apply_env(env)?;
+        if let Some(v) = &flags.listen {
+            c.listen = v.clone();
+        }
+        if let Some(v) = &flags.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            c.database_url = Some(v.clone());
+        }
+        if let Some(v) = flags.time_scale {
+            c.time_scale = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("KLAXON_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("KLAXON_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("KLAXON_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("KLAXON_REGIONS") {
+            self.regions = v
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        if let Some(v) = env("KLAXON_TIME_SCALE") {
+            self.time_scale = v.parse().map_err(|_| {
+                ConfigError::Invalid(format!("KLAXON_TIME_SCALE={v:?} is not a number"))
+            })?;
+        }
+        if let Some(v) = env("KLAXON_LOG") {
+            self.log = v;
+        }
+        if let Some(key) = env("KLAXON_ACCESS_KEY_ID") {
+            let account_id = env("KLAXON_ACCOUNT_ID").ok_or_else(|| {
+                ConfigError::Invalid(
+                    "KLAXON_ACCESS_KEY_ID is set but KLAXON_ACCOUNT_ID is not".into(),
+                )
+            })?;
+            let secret_access_key = env("KLAXON_SECRET_ACCESS_KEY").map(Secret::new);
+            let secret_access_key_file = env("KLAXON_SECRET_ACCESS_KEY_FILE").map(PathBuf::from);
+            self.credentials.push(CredentialConfig {
+                access_key_id: key,
+                secret_access_key,
+                secret_access_key_file,
+                account_id,
+            });
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad(format!(
+                "listen = {:?} is not an address like 127.0.0.1:7700",
+                self.listen
+            ));
+        }
+        if self.regions.is_empty() {
+            return bad("regions must name at least one region".into());
+        }
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            return bad(format!(
+                "time_scale = {} must be a positive number",
+                self.time_scale
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return bad("max_body_bytes must be at least 1024".into());
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite://")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return bad(format!(
+                "database_url {} must start with sqlite:// or postgres://",
+                crate::storage::redact_url(url)
+            ));
+        }
+        for c in &self.credentials {
+            if c.access_key_id.len() < 3
+                || !c.access_key_id.chars().all(|x| x.is_ascii_alphanumeric())
+            {
+                return bad(format!(
+                    "access key id {:?} must be at least 3 letters or digits",
+                    c.access_key_id
+                ));
+            }
+            if c.account_id.len() != 12 || !c.account_id.chars().all(|x| x.is_ascii_digit()) {
+                return bad(format!(
+                    "account id for key {} must be 12 digits",
+                    c.access_key_id
+                ));
+            }
+            if c.secret_access_key.is_none() == c.secret_access_key_file.is_none() {
+                return bad(format!(
+                    "key {} needs exactly one of secret_access_key and secret_access_key_file",
+                    c.access_key_id
+                ));
+            }
+        }
+        let a = &self.activation;
+        if a.code_ttl_secs <= 0
+            || a.lockout_secs <= 0
+            || a.send_window_secs <= 0
+            || a.max_failed_attempts == 0
+            || a.max_sends_per_window == 0
+        {
+            return bad("activation limits must all be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The database the server uses: the configured URL or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("klaxon.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn layers_file_env_and_flags() {
+        let dir = std::env::temp_dir().join(format!("klaxon-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("k.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nregions = [\"eu-west-1\"]\n[[credentials]]\naccess_key_id = \"AKID1\"\nsecret_access_key = \"s\"\naccount_id = \"111122223333\"\n").unwrap();
+        let e = [
+            ("KLAXON_TIME_SCALE", "60"),
+            ("KLAXON_LISTEN", "127.0.0.1:9001"),
+        ];
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9002".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &env(&e), &flags).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9002");
+        assert_eq!(c.time_scale, 60.0);
+        assert_eq!(c.regions, ["eu-west-1"]);
+        assert_eq!(c.credentials.len(), 1);
+        assert!(
+            !format!("{c:?}").contains("\"s\""),
+            "secrets are not printed"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values_with_a_reason() {
+        let none = Overrides::default();
+        let err = Config::load(
+            None,
+            &env(&[("KLAXON_ACCESS_KEY_ID", "AK"), ("KLAXON_ACCOUNT_ID", "1")]),
+            &none,
+        );
+        assert!(err.is_err());
+        let err = Config::load(None, &env(&[("KLAXON_TIME_SCALE", "0")]), &none).unwrap_err();
+        assert!(err.to_string().contains("time_scale"));
+        let c = Config::load(None, &env(&[]), &none).unwrap();
+        assert_eq!(c.database_url(), "sqlite://data/klaxon.db");
+    }
+}

@@ -1,0 +1,167 @@
+//! SSM Contacts behaviour. Each file holds one resource group; this one wires them to the
+//! generated `Api` trait. Engagement, page and rotation operations keep the generated
+//! "not implemented" default until their issues land.
+
+mod activation;
+mod channel;
+mod contact;
+pub mod errors;
+mod idempotency;
+mod policy;
+pub mod records;
+mod tags;
+
+use crate::config::ActivationConfig;
+use crate::delivery::Registry;
+use crate::domain::clock::{Clock, Durations};
+use crate::shapes::Context;
+use crate::shapes::contacts::*;
+use crate::storage::Store;
+use std::sync::Arc;
+
+pub struct ContactsService {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub delivery: Registry,
+    pub durations: Durations,
+    pub activation: ActivationConfig,
+}
+
+/// Lists return this many items when the caller gives no (or a zero) MaxResults.
+pub const DEFAULT_PAGE: usize = 100;
+
+pub fn page_size(max: Option<i32>) -> usize {
+    match max {
+        Some(n) if n > 0 => n as usize,
+        _ => DEFAULT_PAGE,
+    }
+}
+
+impl Api for ContactsService {
+    async fn create_contact(
+        &self,
+        ctx: Context,
+        input: CreateContactRequest,
+    ) -> Result<CreateContactResult, Error> {
+        contact::create(self, ctx, input).await
+    }
+    async fn get_contact(
+        &self,
+        ctx: Context,
+        input: GetContactRequest,
+    ) -> Result<GetContactResult, Error> {
+        contact::get(self, ctx, input).await
+    }
+    async fn update_contact(
+        &self,
+        ctx: Context,
+        input: UpdateContactRequest,
+    ) -> Result<UpdateContactResult, Error> {
+        contact::update(self, ctx, input).await
+    }
+    async fn delete_contact(
+        &self,
+        ctx: Context,
+        input: DeleteContactRequest,
+    ) -> Result<DeleteContactResult, Error> {
+        contact::delete(self, ctx, input).await
+    }
+    async fn list_contacts(
+        &self,
+        ctx: Context,
+        input: ListContactsRequest,
+    ) -> Result<ListContactsResult, Error> {
+        contact::list(self, ctx, input).await
+    }
+    async fn create_contact_channel(
+        &self,
+        ctx: Context,
+        input: CreateContactChannelRequest,
+    ) -> Result<CreateContactChannelResult, Error> {
+        channel::create(self, ctx, input).await
+    }
+    async fn get_contact_channel(
+        &self,
+        ctx: Context,
+        input: GetContactChannelRequest,
+    ) -> Result<GetContactChannelResult, Error> {
+        channel::get(self, ctx, input).await
+    }
+    async fn update_contact_channel(
+        &self,
+        ctx: Context,
+        input: UpdateContactChannelRequest,
+    ) -> Result<UpdateContactChannelResult, Error> {
+        channel::update(self, ctx, input).await
+    }
+    async fn delete_contact_channel(
+        &self,
+        ctx: Context,
+        input: DeleteContactChannelRequest,
+    ) -> Result<DeleteContactChannelResult, Error> {
+        channel::delete(self, ctx, input).await
+    }
+    async fn list_contact_channels(
+        &self,
+        ctx: Context,
+        input: ListContactChannelsRequest,
+    ) -> Result<ListContactChannelsResult, Error> {
+        channel::list(self, ctx, input).await
+    }
+    async fn send_activation_code(
+        &self,
+        ctx: Context,
+        input: SendActivationCodeRequest,
+    ) -> Result<SendActivationCodeResult, Error> {
+        activation::send(self, ctx, input).await
+    }
+    async fn activate_contact_channel(
+        &self,
+        ctx: Context,
+        input: ActivateContactChannelRequest,
+    ) -> Result<ActivateContactChannelResult, Error> {
+        activation::activate(self, ctx, input).await
+    }
+    async fn deactivate_contact_channel(
+        &self,
+        ctx: Context,
+        input: DeactivateContactChannelRequest,
+    ) -> Result<DeactivateContactChannelResult, Error> {
+        activation::deactivate(self, ctx, input).await
+    }
+    async fn put_contact_policy(
+        &self,
+        ctx: Context,
+        input: PutContactPolicyRequest,
+    ) -> Result<PutContactPolicyResult, Error> {
+        policy::put(self, ctx, input).await
+    }
+    async fn get_contact_policy(
+        &self,
+        ctx: Context,
+        input: GetContactPolicyRequest,
+    ) -> Result<GetContactPolicyResult, Error> {
+        policy::get(self, ctx, input).await
+    }
+    async fn tag_resource(
+        &self,
+        ctx: Context,
+        input: TagResourceRequest,
+    ) -> Result<TagResourceResult, Error> {
+        tags::tag(self, ctx, input).await
+    }
+    async fn untag_resource(
+        &self,
+        ctx: Context,
+        input: UntagResourceRequest,
+    ) -> Result<UntagResourceResult, Error> {
+        tags::untag(self, ctx, input).await
+    }
+    async fn list_tags_for_resource(
+        &self,
+        ctx: Context,
+        input: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResult, Error> {
+        tags::list(self, ctx, input).await
+    }
+}
