@@ -65,6 +65,11 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A sort key that follows creation order, also for records made in the same millisecond.
+pub fn creation_sort_key(now_ms: i64) -> String {
+    format!("{now_ms:016}-{}", uuid::Uuid::now_v7())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,11 +58,7 @@ impl<'de> Deserialize<'de> for AcceptCodeValidation {
 
 pub fn v_AcceptCodeValidation(v: &AcceptCodeValidation, path: &str, out: &mut Vec<FieldError>) {
     if let AcceptCodeValidation::Unknown(s) = v {
-        out.push(FieldError::not_one_of(
-            path,
-            s,
-            AcceptCodeValidation::VALUES,
-        ));
+        out.push(FieldError::not_one_of(path, s, AcceptCodeValidation::VALUES));
     }
 }
 
@@ -71,10 +67,7 @@ pub fn v_AcceptCodeValidation(v: &AcceptCodeValidation, path: &str, out: &mut Ve
 pub struct AcceptPageRequest {
     #[serde(rename = "AcceptCode", skip_serializing_if = "Option::is_none")]
     pub accept_code: Option<String>,
-    #[serde(
-        rename = "AcceptCodeValidation",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AcceptCodeValidation", skip_serializing_if = "Option::is_none")]
     pub accept_code_validation: Option<AcceptCodeValidation>,
     #[serde(rename = "AcceptType", skip_serializing_if = "Option::is_none")]
     pub accept_type: Option<AcceptType>,
@@ -118,7 +111,8 @@ pub fn v_AcceptPageRequest(v: &AcceptPageRequest, path: &str, out: &mut Vec<Fiel
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct AcceptPageResult {}
+pub struct AcceptPageResult {
+}
 
 impl Validate for AcceptPageResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -218,17 +212,14 @@ impl Validate for ActivateContactChannelRequest {
     }
 }
 
-pub fn v_ActivateContactChannelRequest(
-    v: &ActivateContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ActivateContactChannelRequest(v: &ActivateContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ActivateContactChannelResult {}
+pub struct ActivateContactChannelResult {
+}
 
 impl Validate for ActivateContactChannelResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -236,11 +227,7 @@ impl Validate for ActivateContactChannelResult {
     }
 }
 
-pub fn v_ActivateContactChannelResult(
-    v: &ActivateContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ActivateContactChannelResult(v: &ActivateContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -302,8 +289,7 @@ pub fn v_AmazonResourceName(v: &str, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_ChannelName(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(255), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#));
     check_pattern(v, &RE, r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#, path, out);
 }
 
@@ -312,10 +298,7 @@ pub fn v_ChannelName(v: &str, path: &str, out: &mut Vec<FieldError>) {
 pub struct ChannelTargetInfo {
     #[serde(rename = "ContactChannelId", skip_serializing_if = "Option::is_none")]
     pub contact_channel_id: Option<String>,
-    #[serde(
-        rename = "RetryIntervalInMinutes",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RetryIntervalInMinutes", skip_serializing_if = "Option::is_none")]
     pub retry_interval_in_minutes: Option<i32>,
 }
 
@@ -540,8 +523,7 @@ pub fn v_ContactChannelList(v: &Vec<ContactChannel>, path: &str, out: &mut Vec<F
 
 pub fn v_ContactName(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(255), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#));
     check_pattern(v, &RE, r#"^[\p{L}\p{Z}\p{N}_.\-]*$"#, path, out);
 }
 
@@ -705,11 +687,7 @@ impl Validate for CreateContactChannelRequest {
     }
 }
 
-pub fn v_CreateContactChannelRequest(
-    v: &CreateContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateContactChannelRequest(v: &CreateContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -729,11 +707,7 @@ impl Validate for CreateContactChannelResult {
     }
 }
 
-pub fn v_CreateContactChannelResult(
-    v: &CreateContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateContactChannelResult(v: &CreateContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -843,11 +817,7 @@ impl Validate for CreateRotationOverrideRequest {
     }
 }
 
-pub fn v_CreateRotationOverrideRequest(
-    v: &CreateRotationOverrideRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateRotationOverrideRequest(v: &CreateRotationOverrideRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -867,11 +837,7 @@ impl Validate for CreateRotationOverrideResult {
     }
 }
 
-pub fn v_CreateRotationOverrideResult(
-    v: &CreateRotationOverrideResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateRotationOverrideResult(v: &CreateRotationOverrideResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -970,11 +936,7 @@ impl Validate for DataEncryptionException {
     }
 }
 
-pub fn v_DataEncryptionException(
-    v: &DataEncryptionException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DataEncryptionException(v: &DataEncryptionException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1063,17 +1025,14 @@ impl Validate for DeactivateContactChannelRequest {
     }
 }
 
-pub fn v_DeactivateContactChannelRequest(
-    v: &DeactivateContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeactivateContactChannelRequest(v: &DeactivateContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeactivateContactChannelResult {}
+pub struct DeactivateContactChannelResult {
+}
 
 impl Validate for DeactivateContactChannelResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1081,11 +1040,7 @@ impl Validate for DeactivateContactChannelResult {
     }
 }
 
-pub fn v_DeactivateContactChannelResult(
-    v: &DeactivateContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeactivateContactChannelResult(v: &DeactivateContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1109,17 +1064,14 @@ impl Validate for DeleteContactChannelRequest {
     }
 }
 
-pub fn v_DeleteContactChannelRequest(
-    v: &DeleteContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteContactChannelRequest(v: &DeleteContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteContactChannelResult {}
+pub struct DeleteContactChannelResult {
+}
 
 impl Validate for DeleteContactChannelResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1127,11 +1079,7 @@ impl Validate for DeleteContactChannelResult {
     }
 }
 
-pub fn v_DeleteContactChannelResult(
-    v: &DeleteContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteContactChannelResult(v: &DeleteContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1157,7 +1105,8 @@ pub fn v_DeleteContactRequest(v: &DeleteContactRequest, path: &str, out: &mut Ve
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteContactResult {}
+pub struct DeleteContactResult {
+}
 
 impl Validate for DeleteContactResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1191,17 +1140,14 @@ impl Validate for DeleteRotationOverrideRequest {
     }
 }
 
-pub fn v_DeleteRotationOverrideRequest(
-    v: &DeleteRotationOverrideRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteRotationOverrideRequest(v: &DeleteRotationOverrideRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteRotationOverrideResult {}
+pub struct DeleteRotationOverrideResult {
+}
 
 impl Validate for DeleteRotationOverrideResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1209,11 +1155,7 @@ impl Validate for DeleteRotationOverrideResult {
     }
 }
 
-pub fn v_DeleteRotationOverrideResult(
-    v: &DeleteRotationOverrideResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteRotationOverrideResult(v: &DeleteRotationOverrideResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1239,7 +1181,8 @@ pub fn v_DeleteRotationRequest(v: &DeleteRotationRequest, path: &str, out: &mut 
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteRotationResult {}
+pub struct DeleteRotationResult {
+}
 
 impl Validate for DeleteRotationResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1254,10 +1197,7 @@ pub fn v_DeleteRotationResult(v: &DeleteRotationResult, path: &str, out: &mut Ve
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DependentEntity {
-    #[serde(
-        rename = "DependentResourceIds",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DependentResourceIds", skip_serializing_if = "Option::is_none")]
     pub dependent_resource_ids: Option<Vec<String>>,
     #[serde(rename = "RelationType", skip_serializing_if = "Option::is_none")]
     pub relation_type: Option<String>,
@@ -1302,11 +1242,7 @@ impl Validate for DescribeEngagementRequest {
     }
 }
 
-pub fn v_DescribeEngagementRequest(
-    v: &DescribeEngagementRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DescribeEngagementRequest(v: &DescribeEngagementRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1375,11 +1311,7 @@ impl Validate for DescribeEngagementResult {
     }
 }
 
-pub fn v_DescribeEngagementResult(
-    v: &DescribeEngagementResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DescribeEngagementResult(v: &DescribeEngagementResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1552,11 +1484,7 @@ impl Validate for GetContactChannelRequest {
     }
 }
 
-pub fn v_GetContactChannelRequest(
-    v: &GetContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetContactChannelRequest(v: &GetContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1605,11 +1533,7 @@ impl Validate for GetContactChannelResult {
     }
 }
 
-pub fn v_GetContactChannelResult(
-    v: &GetContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetContactChannelResult(v: &GetContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1629,11 +1553,7 @@ impl Validate for GetContactPolicyRequest {
     }
 }
 
-pub fn v_GetContactPolicyRequest(
-    v: &GetContactPolicyRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetContactPolicyRequest(v: &GetContactPolicyRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1746,11 +1666,7 @@ impl Validate for GetRotationOverrideRequest {
     }
 }
 
-pub fn v_GetRotationOverrideRequest(
-    v: &GetRotationOverrideRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetRotationOverrideRequest(v: &GetRotationOverrideRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1794,11 +1710,7 @@ impl Validate for GetRotationOverrideResult {
     }
 }
 
-pub fn v_GetRotationOverrideResult(
-    v: &GetRotationOverrideResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetRotationOverrideResult(v: &GetRotationOverrideResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1904,15 +1816,13 @@ pub fn v_HourOfDay(v: &i32, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_IdempotencyToken(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, None, Some(2048), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
     check_pattern(v, &RE, r#"^[\\\/a-zA-Z0-9_+=\-]*$"#, path, out);
 }
 
 pub fn v_IncidentId(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, None, Some(1024), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#));
     check_pattern(v, &RE, r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#, path, out);
 }
 
@@ -1937,11 +1847,7 @@ impl Validate for InternalServerException {
     }
 }
 
-pub fn v_InternalServerException(
-    v: &InternalServerException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_InternalServerException(v: &InternalServerException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1975,11 +1881,7 @@ impl Validate for ListContactChannelsRequest {
     }
 }
 
-pub fn v_ListContactChannelsRequest(
-    v: &ListContactChannelsRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListContactChannelsRequest(v: &ListContactChannelsRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2004,11 +1906,7 @@ impl Validate for ListContactChannelsResult {
     }
 }
 
-pub fn v_ListContactChannelsResult(
-    v: &ListContactChannelsResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListContactChannelsResult(v: &ListContactChannelsResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2155,11 +2053,7 @@ impl Validate for ListPageReceiptsRequest {
     }
 }
 
-pub fn v_ListPageReceiptsRequest(
-    v: &ListPageReceiptsRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPageReceiptsRequest(v: &ListPageReceiptsRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2208,11 +2102,7 @@ impl Validate for ListPageResolutionsRequest {
     }
 }
 
-pub fn v_ListPageResolutionsRequest(
-    v: &ListPageResolutionsRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPageResolutionsRequest(v: &ListPageResolutionsRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2237,11 +2127,7 @@ impl Validate for ListPageResolutionsResult {
     }
 }
 
-pub fn v_ListPageResolutionsResult(
-    v: &ListPageResolutionsResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPageResolutionsResult(v: &ListPageResolutionsResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2271,11 +2157,7 @@ impl Validate for ListPagesByContactRequest {
     }
 }
 
-pub fn v_ListPagesByContactRequest(
-    v: &ListPagesByContactRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPagesByContactRequest(v: &ListPagesByContactRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2300,11 +2182,7 @@ impl Validate for ListPagesByContactResult {
     }
 }
 
-pub fn v_ListPagesByContactResult(
-    v: &ListPagesByContactResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPagesByContactResult(v: &ListPagesByContactResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2334,11 +2212,7 @@ impl Validate for ListPagesByEngagementRequest {
     }
 }
 
-pub fn v_ListPagesByEngagementRequest(
-    v: &ListPagesByEngagementRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPagesByEngagementRequest(v: &ListPagesByEngagementRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2363,11 +2237,7 @@ impl Validate for ListPagesByEngagementResult {
     }
 }
 
-pub fn v_ListPagesByEngagementResult(
-    v: &ListPagesByEngagementResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPagesByEngagementResult(v: &ListPagesByEngagementResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2430,11 +2300,7 @@ impl Validate for ListPreviewRotationShiftsRequest {
     }
 }
 
-pub fn v_ListPreviewRotationShiftsRequest(
-    v: &ListPreviewRotationShiftsRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPreviewRotationShiftsRequest(v: &ListPreviewRotationShiftsRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2458,11 +2324,7 @@ impl Validate for ListPreviewRotationShiftsResult {
     }
 }
 
-pub fn v_ListPreviewRotationShiftsResult(
-    v: &ListPreviewRotationShiftsResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListPreviewRotationShiftsResult(v: &ListPreviewRotationShiftsResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2504,11 +2366,7 @@ impl Validate for ListRotationOverridesRequest {
     }
 }
 
-pub fn v_ListRotationOverridesRequest(
-    v: &ListRotationOverridesRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListRotationOverridesRequest(v: &ListRotationOverridesRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2532,11 +2390,7 @@ impl Validate for ListRotationOverridesResult {
     }
 }
 
-pub fn v_ListRotationOverridesResult(
-    v: &ListRotationOverridesResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListRotationOverridesResult(v: &ListRotationOverridesResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2577,11 +2431,7 @@ impl Validate for ListRotationShiftsRequest {
     }
 }
 
-pub fn v_ListRotationShiftsRequest(
-    v: &ListRotationShiftsRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListRotationShiftsRequest(v: &ListRotationShiftsRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2605,11 +2455,7 @@ impl Validate for ListRotationShiftsResult {
     }
 }
 
-pub fn v_ListRotationShiftsResult(
-    v: &ListRotationShiftsResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListRotationShiftsResult(v: &ListRotationShiftsResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2683,11 +2529,7 @@ impl Validate for ListTagsForResourceRequest {
     }
 }
 
-pub fn v_ListTagsForResourceRequest(
-    v: &ListTagsForResourceRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTagsForResourceRequest(v: &ListTagsForResourceRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2706,11 +2548,7 @@ impl Validate for ListTagsForResourceResult {
     }
 }
 
-pub fn v_ListTagsForResourceResult(
-    v: &ListTagsForResourceResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTagsForResourceResult(v: &ListTagsForResourceResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2836,8 +2674,7 @@ pub fn v_PagesList(v: &Vec<Page>, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_PaginationToken(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, None, Some(2048), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
     check_pattern(v, &RE, r#"^[\\\/a-zA-Z0-9_+=\-]*$"#, path, out);
 }
 
@@ -2934,17 +2771,14 @@ impl Validate for PutContactPolicyRequest {
     }
 }
 
-pub fn v_PutContactPolicyRequest(
-    v: &PutContactPolicyRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_PutContactPolicyRequest(v: &PutContactPolicyRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct PutContactPolicyResult {}
+pub struct PutContactPolicyResult {
+}
 
 impl Validate for PutContactPolicyResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -3072,10 +2906,7 @@ pub struct RecurrenceSettings {
     pub monthly_settings: Option<Vec<MonthlySetting>>,
     #[serde(rename = "NumberOfOnCalls", skip_serializing_if = "Option::is_none")]
     pub number_of_on_calls: Option<i32>,
-    #[serde(
-        rename = "RecurrenceMultiplier",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RecurrenceMultiplier", skip_serializing_if = "Option::is_none")]
     pub recurrence_multiplier: Option<i32>,
     #[serde(rename = "ShiftCoverages", skip_serializing_if = "Option::is_none")]
     pub shift_coverages: Option<BTreeMap<String, Vec<CoverageTime>>>,
@@ -3177,11 +3008,7 @@ impl Validate for ResourceNotFoundException {
     }
 }
 
-pub fn v_ResourceNotFoundException(
-    v: &ResourceNotFoundException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ResourceNotFoundException(v: &ResourceNotFoundException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -3248,8 +3075,7 @@ pub fn v_RotationContactsArnList(v: &Vec<String>, path: &str, out: &mut Vec<Fiel
 
 pub fn v_RotationName(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(255), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[a-zA-Z0-9_\-\s\.]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[a-zA-Z0-9_\-\s\.]*$"#));
     check_pattern(v, &RE, r#"^[a-zA-Z0-9_\-\s\.]*$"#, path, out);
 }
 
@@ -3393,17 +3219,14 @@ impl Validate for SendActivationCodeRequest {
     }
 }
 
-pub fn v_SendActivationCodeRequest(
-    v: &SendActivationCodeRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_SendActivationCodeRequest(v: &SendActivationCodeRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct SendActivationCodeResult {}
+pub struct SendActivationCodeResult {
+}
 
 impl Validate for SendActivationCodeResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -3411,18 +3234,13 @@ impl Validate for SendActivationCodeResult {
     }
 }
 
-pub fn v_SendActivationCodeResult(
-    v: &SendActivationCodeResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_SendActivationCodeResult(v: &SendActivationCodeResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 pub fn v_Sender(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, None, Some(255), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#));
     check_pattern(v, &RE, r#"^[\\a-zA-Z0-9_@#%*+=:?.\/!\s-]*$"#, path, out);
 }
 
@@ -3464,19 +3282,11 @@ impl Validate for ServiceQuotaExceededException {
     }
 }
 
-pub fn v_ServiceQuotaExceededException(
-    v: &ServiceQuotaExceededException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ServiceQuotaExceededException(v: &ServiceQuotaExceededException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_ShiftCoveragesMap(
-    v: &BTreeMap<String, Vec<CoverageTime>>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ShiftCoveragesMap(v: &BTreeMap<String, Vec<CoverageTime>>, path: &str, out: &mut Vec<FieldError>) {
     for (k, x) in v {
         let p = format!("{path}.{k}");
         if !DayOfWeek::VALUES.contains(&k.as_str()) {
@@ -3489,10 +3299,7 @@ pub fn v_ShiftCoveragesMap(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShiftDetails {
-    #[serde(
-        rename = "OverriddenContactIds",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "OverriddenContactIds", skip_serializing_if = "Option::is_none")]
     pub overridden_contact_ids: Option<Vec<String>>,
 }
 
@@ -3561,18 +3368,8 @@ pub fn v_SimpleAddress(v: &str, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_SsmContactsArn(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(2048), path, out);
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        compile_pattern(
-            r#"arn:(aws|aws-cn|aws-us-gov):ssm-contacts:[-\w+=\/,.@]*:[0-9]+:([\w+=\/,.@:-]+)*"#,
-        )
-    });
-    check_pattern(
-        v,
-        &RE,
-        r#"arn:(aws|aws-cn|aws-us-gov):ssm-contacts:[-\w+=\/,.@]*:[0-9]+:([\w+=\/,.@:-]+)*"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"arn:(aws|aws-cn|aws-us-gov):ssm-contacts:[-\w+=\/,.@]*:[0-9]+:([\w+=\/,.@:-]+)*"#));
+    check_pattern(v, &RE, r#"arn:(aws|aws-cn|aws-us-gov):ssm-contacts:[-\w+=\/,.@]*:[0-9]+:([\w+=\/,.@:-]+)*"#, path, out);
 }
 
 pub fn v_SsmContactsArnList(v: &Vec<String>, path: &str, out: &mut Vec<FieldError>) {
@@ -3727,7 +3524,8 @@ pub fn v_StopEngagementRequest(v: &StopEngagementRequest, path: &str, out: &mut 
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct StopEngagementResult {}
+pub struct StopEngagementResult {
+}
 
 impl Validate for StopEngagementResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -3781,8 +3579,7 @@ pub fn v_Tag(v: &Tag, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_TagKey(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(128), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\\\/a-zA-Z0-9_+=\-]*$"#));
     check_pattern(v, &RE, r#"^[\\\/a-zA-Z0-9_+=\-]*$"#, path, out);
 }
 
@@ -3821,7 +3618,8 @@ pub fn v_TagResourceRequest(v: &TagResourceRequest, path: &str, out: &mut Vec<Fi
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct TagResourceResult {}
+pub struct TagResourceResult {
+}
 
 impl Validate for TagResourceResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -3835,8 +3633,7 @@ pub fn v_TagResourceResult(v: &TagResourceResult, path: &str, out: &mut Vec<Fiel
 
 pub fn v_TagValue(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(256), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.:\/=+\-@]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[\p{L}\p{Z}\p{N}_.:\/=+\-@]*$"#));
     check_pattern(v, &RE, r#"^[\p{L}\p{Z}\p{N}_.:\/=+\-@]*$"#, path, out);
 }
 
@@ -3938,8 +3735,7 @@ pub fn v_TimeRange(v: &TimeRange, path: &str, out: &mut Vec<FieldError>) {
 
 pub fn v_TimeZoneId(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(255), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[:a-zA-Z0-9_\-\s\.\\/]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[:a-zA-Z0-9_\-\s\.\\/]*$"#));
     check_pattern(v, &RE, r#"^[:a-zA-Z0-9_\-\s\.\\/]*$"#, path, out);
 }
 
@@ -3971,7 +3767,8 @@ pub fn v_UntagResourceRequest(v: &UntagResourceRequest, path: &str, out: &mut Ve
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UntagResourceResult {}
+pub struct UntagResourceResult {
+}
 
 impl Validate for UntagResourceResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4009,17 +3806,14 @@ impl Validate for UpdateContactChannelRequest {
     }
 }
 
-pub fn v_UpdateContactChannelRequest(
-    v: &UpdateContactChannelRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateContactChannelRequest(v: &UpdateContactChannelRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateContactChannelResult {}
+pub struct UpdateContactChannelResult {
+}
 
 impl Validate for UpdateContactChannelResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4027,11 +3821,7 @@ impl Validate for UpdateContactChannelResult {
     }
 }
 
-pub fn v_UpdateContactChannelResult(
-    v: &UpdateContactChannelResult,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateContactChannelResult(v: &UpdateContactChannelResult, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4067,7 +3857,8 @@ pub fn v_UpdateContactRequest(v: &UpdateContactRequest, path: &str, out: &mut Ve
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateContactResult {}
+pub struct UpdateContactResult {
+}
 
 impl Validate for UpdateContactResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4122,7 +3913,8 @@ pub fn v_UpdateRotationRequest(v: &UpdateRotationRequest, path: &str, out: &mut 
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateRotationResult {}
+pub struct UpdateRotationResult {
+}
 
 impl Validate for UpdateRotationResult {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4136,18 +3928,8 @@ pub fn v_UpdateRotationResult(v: &UpdateRotationResult, path: &str, out: &mut Ve
 
 pub fn v_Uuid(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(36), Some(39), path, out);
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        compile_pattern(
-            r#"([a-fA-Z0-9]{8,11}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}){1}"#,
-        )
-    });
-    check_pattern(
-        v,
-        &RE,
-        r#"([a-fA-Z0-9]{8,11}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}){1}"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"([a-fA-Z0-9]{8,11}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}){1}"#));
+    check_pattern(v, &RE, r#"([a-fA-Z0-9]{8,11}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}){1}"#, path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4202,19 +3984,11 @@ impl Validate for ValidationExceptionField {
     }
 }
 
-pub fn v_ValidationExceptionField(
-    v: &ValidationExceptionField,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ValidationExceptionField(v: &ValidationExceptionField, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_ValidationExceptionFieldList(
-    v: &Vec<ValidationExceptionField>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ValidationExceptionFieldList(v: &Vec<ValidationExceptionField>, path: &str, out: &mut Vec<FieldError>) {
     for (i, x) in v.iter().enumerate() {
         v_ValidationExceptionField(x, &format!("{path}[{i}]"), out);
     }
@@ -4231,12 +4005,7 @@ pub enum ValidationExceptionReason {
 }
 
 impl ValidationExceptionReason {
-    pub const VALUES: &'static [&'static str] = &[
-        "UNKNOWN_OPERATION",
-        "CANNOT_PARSE",
-        "FIELD_VALIDATION_FAILED",
-        "OTHER",
-    ];
+    pub const VALUES: &'static [&'static str] = &["UNKNOWN_OPERATION", "CANNOT_PARSE", "FIELD_VALIDATION_FAILED", "OTHER"];
 
     pub fn as_str(&self) -> &str {
         match self {
@@ -4271,17 +4040,9 @@ impl<'de> Deserialize<'de> for ValidationExceptionReason {
     }
 }
 
-pub fn v_ValidationExceptionReason(
-    v: &ValidationExceptionReason,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ValidationExceptionReason(v: &ValidationExceptionReason, path: &str, out: &mut Vec<FieldError>) {
     if let ValidationExceptionReason::Unknown(s) = v {
-        out.push(FieldError::not_one_of(
-            path,
-            s,
-            ValidationExceptionReason::VALUES,
-        ));
+        out.push(FieldError::not_one_of(path, s, ValidationExceptionReason::VALUES));
     }
 }
 
@@ -4387,9 +4148,7 @@ impl Error {
             Self::ServiceQuotaExceededException(x) => serde_json::to_value(x).unwrap_or_default(),
             Self::ThrottlingException(x) => serde_json::to_value(x).unwrap_or_default(),
             Self::ValidationException(x) => serde_json::to_value(x).unwrap_or_default(),
-            Self::NotImplemented(op) => {
-                serde_json::json!({ "Message": format!("{op} is not implemented yet") })
-            }
+            Self::NotImplemented(op) => serde_json::json!({ "Message": format!("{op} is not implemented yet") }),
         }
     }
 }
@@ -4406,356 +4165,201 @@ impl std::error::Error for Error {}
 
 /// One method per operation; each defaults to `NotImplemented` so behaviour grows op by op.
 pub trait Api: Send + Sync + 'static {
-    fn accept_page(
-        &self,
-        ctx: Context,
-        input: AcceptPageRequest,
-    ) -> impl Future<Output = Result<AcceptPageResult, Error>> + Send {
+    fn accept_page(&self, ctx: Context, input: AcceptPageRequest) -> impl Future<Output = Result<AcceptPageResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("AcceptPage")) }
     }
 
-    fn activate_contact_channel(
-        &self,
-        ctx: Context,
-        input: ActivateContactChannelRequest,
-    ) -> impl Future<Output = Result<ActivateContactChannelResult, Error>> + Send {
+    fn activate_contact_channel(&self, ctx: Context, input: ActivateContactChannelRequest) -> impl Future<Output = Result<ActivateContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ActivateContactChannel")) }
     }
 
-    fn create_contact(
-        &self,
-        ctx: Context,
-        input: CreateContactRequest,
-    ) -> impl Future<Output = Result<CreateContactResult, Error>> + Send {
+    fn create_contact(&self, ctx: Context, input: CreateContactRequest) -> impl Future<Output = Result<CreateContactResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateContact")) }
     }
 
-    fn create_contact_channel(
-        &self,
-        ctx: Context,
-        input: CreateContactChannelRequest,
-    ) -> impl Future<Output = Result<CreateContactChannelResult, Error>> + Send {
+    fn create_contact_channel(&self, ctx: Context, input: CreateContactChannelRequest) -> impl Future<Output = Result<CreateContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateContactChannel")) }
     }
 
-    fn create_rotation(
-        &self,
-        ctx: Context,
-        input: CreateRotationRequest,
-    ) -> impl Future<Output = Result<CreateRotationResult, Error>> + Send {
+    fn create_rotation(&self, ctx: Context, input: CreateRotationRequest) -> impl Future<Output = Result<CreateRotationResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateRotation")) }
     }
 
-    fn create_rotation_override(
-        &self,
-        ctx: Context,
-        input: CreateRotationOverrideRequest,
-    ) -> impl Future<Output = Result<CreateRotationOverrideResult, Error>> + Send {
+    fn create_rotation_override(&self, ctx: Context, input: CreateRotationOverrideRequest) -> impl Future<Output = Result<CreateRotationOverrideResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateRotationOverride")) }
     }
 
-    fn deactivate_contact_channel(
-        &self,
-        ctx: Context,
-        input: DeactivateContactChannelRequest,
-    ) -> impl Future<Output = Result<DeactivateContactChannelResult, Error>> + Send {
+    fn deactivate_contact_channel(&self, ctx: Context, input: DeactivateContactChannelRequest) -> impl Future<Output = Result<DeactivateContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeactivateContactChannel")) }
     }
 
-    fn delete_contact(
-        &self,
-        ctx: Context,
-        input: DeleteContactRequest,
-    ) -> impl Future<Output = Result<DeleteContactResult, Error>> + Send {
+    fn delete_contact(&self, ctx: Context, input: DeleteContactRequest) -> impl Future<Output = Result<DeleteContactResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteContact")) }
     }
 
-    fn delete_contact_channel(
-        &self,
-        ctx: Context,
-        input: DeleteContactChannelRequest,
-    ) -> impl Future<Output = Result<DeleteContactChannelResult, Error>> + Send {
+    fn delete_contact_channel(&self, ctx: Context, input: DeleteContactChannelRequest) -> impl Future<Output = Result<DeleteContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteContactChannel")) }
     }
 
-    fn delete_rotation(
-        &self,
-        ctx: Context,
-        input: DeleteRotationRequest,
-    ) -> impl Future<Output = Result<DeleteRotationResult, Error>> + Send {
+    fn delete_rotation(&self, ctx: Context, input: DeleteRotationRequest) -> impl Future<Output = Result<DeleteRotationResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteRotation")) }
     }
 
-    fn delete_rotation_override(
-        &self,
-        ctx: Context,
-        input: DeleteRotationOverrideRequest,
-    ) -> impl Future<Output = Result<DeleteRotationOverrideResult, Error>> + Send {
+    fn delete_rotation_override(&self, ctx: Context, input: DeleteRotationOverrideRequest) -> impl Future<Output = Result<DeleteRotationOverrideResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteRotationOverride")) }
     }
 
-    fn describe_engagement(
-        &self,
-        ctx: Context,
-        input: DescribeEngagementRequest,
-    ) -> impl Future<Output = Result<DescribeEngagementResult, Error>> + Send {
+    fn describe_engagement(&self, ctx: Context, input: DescribeEngagementRequest) -> impl Future<Output = Result<DescribeEngagementResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DescribeEngagement")) }
     }
 
-    fn describe_page(
-        &self,
-        ctx: Context,
-        input: DescribePageRequest,
-    ) -> impl Future<Output = Result<DescribePageResult, Error>> + Send {
+    fn describe_page(&self, ctx: Context, input: DescribePageRequest) -> impl Future<Output = Result<DescribePageResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DescribePage")) }
     }
 
-    fn get_contact(
-        &self,
-        ctx: Context,
-        input: GetContactRequest,
-    ) -> impl Future<Output = Result<GetContactResult, Error>> + Send {
+    fn get_contact(&self, ctx: Context, input: GetContactRequest) -> impl Future<Output = Result<GetContactResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetContact")) }
     }
 
-    fn get_contact_channel(
-        &self,
-        ctx: Context,
-        input: GetContactChannelRequest,
-    ) -> impl Future<Output = Result<GetContactChannelResult, Error>> + Send {
+    fn get_contact_channel(&self, ctx: Context, input: GetContactChannelRequest) -> impl Future<Output = Result<GetContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetContactChannel")) }
     }
 
-    fn get_contact_policy(
-        &self,
-        ctx: Context,
-        input: GetContactPolicyRequest,
-    ) -> impl Future<Output = Result<GetContactPolicyResult, Error>> + Send {
+    fn get_contact_policy(&self, ctx: Context, input: GetContactPolicyRequest) -> impl Future<Output = Result<GetContactPolicyResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetContactPolicy")) }
     }
 
-    fn get_rotation(
-        &self,
-        ctx: Context,
-        input: GetRotationRequest,
-    ) -> impl Future<Output = Result<GetRotationResult, Error>> + Send {
+    fn get_rotation(&self, ctx: Context, input: GetRotationRequest) -> impl Future<Output = Result<GetRotationResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetRotation")) }
     }
 
-    fn get_rotation_override(
-        &self,
-        ctx: Context,
-        input: GetRotationOverrideRequest,
-    ) -> impl Future<Output = Result<GetRotationOverrideResult, Error>> + Send {
+    fn get_rotation_override(&self, ctx: Context, input: GetRotationOverrideRequest) -> impl Future<Output = Result<GetRotationOverrideResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetRotationOverride")) }
     }
 
-    fn list_contact_channels(
-        &self,
-        ctx: Context,
-        input: ListContactChannelsRequest,
-    ) -> impl Future<Output = Result<ListContactChannelsResult, Error>> + Send {
+    fn list_contact_channels(&self, ctx: Context, input: ListContactChannelsRequest) -> impl Future<Output = Result<ListContactChannelsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListContactChannels")) }
     }
 
-    fn list_contacts(
-        &self,
-        ctx: Context,
-        input: ListContactsRequest,
-    ) -> impl Future<Output = Result<ListContactsResult, Error>> + Send {
+    fn list_contacts(&self, ctx: Context, input: ListContactsRequest) -> impl Future<Output = Result<ListContactsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListContacts")) }
     }
 
-    fn list_engagements(
-        &self,
-        ctx: Context,
-        input: ListEngagementsRequest,
-    ) -> impl Future<Output = Result<ListEngagementsResult, Error>> + Send {
+    fn list_engagements(&self, ctx: Context, input: ListEngagementsRequest) -> impl Future<Output = Result<ListEngagementsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListEngagements")) }
     }
 
-    fn list_page_receipts(
-        &self,
-        ctx: Context,
-        input: ListPageReceiptsRequest,
-    ) -> impl Future<Output = Result<ListPageReceiptsResult, Error>> + Send {
+    fn list_page_receipts(&self, ctx: Context, input: ListPageReceiptsRequest) -> impl Future<Output = Result<ListPageReceiptsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListPageReceipts")) }
     }
 
-    fn list_page_resolutions(
-        &self,
-        ctx: Context,
-        input: ListPageResolutionsRequest,
-    ) -> impl Future<Output = Result<ListPageResolutionsResult, Error>> + Send {
+    fn list_page_resolutions(&self, ctx: Context, input: ListPageResolutionsRequest) -> impl Future<Output = Result<ListPageResolutionsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListPageResolutions")) }
     }
 
-    fn list_pages_by_contact(
-        &self,
-        ctx: Context,
-        input: ListPagesByContactRequest,
-    ) -> impl Future<Output = Result<ListPagesByContactResult, Error>> + Send {
+    fn list_pages_by_contact(&self, ctx: Context, input: ListPagesByContactRequest) -> impl Future<Output = Result<ListPagesByContactResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListPagesByContact")) }
     }
 
-    fn list_pages_by_engagement(
-        &self,
-        ctx: Context,
-        input: ListPagesByEngagementRequest,
-    ) -> impl Future<Output = Result<ListPagesByEngagementResult, Error>> + Send {
+    fn list_pages_by_engagement(&self, ctx: Context, input: ListPagesByEngagementRequest) -> impl Future<Output = Result<ListPagesByEngagementResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListPagesByEngagement")) }
     }
 
-    fn list_preview_rotation_shifts(
-        &self,
-        ctx: Context,
-        input: ListPreviewRotationShiftsRequest,
-    ) -> impl Future<Output = Result<ListPreviewRotationShiftsResult, Error>> + Send {
+    fn list_preview_rotation_shifts(&self, ctx: Context, input: ListPreviewRotationShiftsRequest) -> impl Future<Output = Result<ListPreviewRotationShiftsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListPreviewRotationShifts")) }
     }
 
-    fn list_rotation_overrides(
-        &self,
-        ctx: Context,
-        input: ListRotationOverridesRequest,
-    ) -> impl Future<Output = Result<ListRotationOverridesResult, Error>> + Send {
+    fn list_rotation_overrides(&self, ctx: Context, input: ListRotationOverridesRequest) -> impl Future<Output = Result<ListRotationOverridesResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListRotationOverrides")) }
     }
 
-    fn list_rotation_shifts(
-        &self,
-        ctx: Context,
-        input: ListRotationShiftsRequest,
-    ) -> impl Future<Output = Result<ListRotationShiftsResult, Error>> + Send {
+    fn list_rotation_shifts(&self, ctx: Context, input: ListRotationShiftsRequest) -> impl Future<Output = Result<ListRotationShiftsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListRotationShifts")) }
     }
 
-    fn list_rotations(
-        &self,
-        ctx: Context,
-        input: ListRotationsRequest,
-    ) -> impl Future<Output = Result<ListRotationsResult, Error>> + Send {
+    fn list_rotations(&self, ctx: Context, input: ListRotationsRequest) -> impl Future<Output = Result<ListRotationsResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListRotations")) }
     }
 
-    fn list_tags_for_resource(
-        &self,
-        ctx: Context,
-        input: ListTagsForResourceRequest,
-    ) -> impl Future<Output = Result<ListTagsForResourceResult, Error>> + Send {
+    fn list_tags_for_resource(&self, ctx: Context, input: ListTagsForResourceRequest) -> impl Future<Output = Result<ListTagsForResourceResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListTagsForResource")) }
     }
 
-    fn put_contact_policy(
-        &self,
-        ctx: Context,
-        input: PutContactPolicyRequest,
-    ) -> impl Future<Output = Result<PutContactPolicyResult, Error>> + Send {
+    fn put_contact_policy(&self, ctx: Context, input: PutContactPolicyRequest) -> impl Future<Output = Result<PutContactPolicyResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("PutContactPolicy")) }
     }
 
-    fn send_activation_code(
-        &self,
-        ctx: Context,
-        input: SendActivationCodeRequest,
-    ) -> impl Future<Output = Result<SendActivationCodeResult, Error>> + Send {
+    fn send_activation_code(&self, ctx: Context, input: SendActivationCodeRequest) -> impl Future<Output = Result<SendActivationCodeResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("SendActivationCode")) }
     }
 
-    fn start_engagement(
-        &self,
-        ctx: Context,
-        input: StartEngagementRequest,
-    ) -> impl Future<Output = Result<StartEngagementResult, Error>> + Send {
+    fn start_engagement(&self, ctx: Context, input: StartEngagementRequest) -> impl Future<Output = Result<StartEngagementResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("StartEngagement")) }
     }
 
-    fn stop_engagement(
-        &self,
-        ctx: Context,
-        input: StopEngagementRequest,
-    ) -> impl Future<Output = Result<StopEngagementResult, Error>> + Send {
+    fn stop_engagement(&self, ctx: Context, input: StopEngagementRequest) -> impl Future<Output = Result<StopEngagementResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("StopEngagement")) }
     }
 
-    fn tag_resource(
-        &self,
-        ctx: Context,
-        input: TagResourceRequest,
-    ) -> impl Future<Output = Result<TagResourceResult, Error>> + Send {
+    fn tag_resource(&self, ctx: Context, input: TagResourceRequest) -> impl Future<Output = Result<TagResourceResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("TagResource")) }
     }
 
-    fn untag_resource(
-        &self,
-        ctx: Context,
-        input: UntagResourceRequest,
-    ) -> impl Future<Output = Result<UntagResourceResult, Error>> + Send {
+    fn untag_resource(&self, ctx: Context, input: UntagResourceRequest) -> impl Future<Output = Result<UntagResourceResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UntagResource")) }
     }
 
-    fn update_contact(
-        &self,
-        ctx: Context,
-        input: UpdateContactRequest,
-    ) -> impl Future<Output = Result<UpdateContactResult, Error>> + Send {
+    fn update_contact(&self, ctx: Context, input: UpdateContactRequest) -> impl Future<Output = Result<UpdateContactResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateContact")) }
     }
 
-    fn update_contact_channel(
-        &self,
-        ctx: Context,
-        input: UpdateContactChannelRequest,
-    ) -> impl Future<Output = Result<UpdateContactChannelResult, Error>> + Send {
+    fn update_contact_channel(&self, ctx: Context, input: UpdateContactChannelRequest) -> impl Future<Output = Result<UpdateContactChannelResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateContactChannel")) }
     }
 
-    fn update_rotation(
-        &self,
-        ctx: Context,
-        input: UpdateRotationRequest,
-    ) -> impl Future<Output = Result<UpdateRotationResult, Error>> + Send {
+    fn update_rotation(&self, ctx: Context, input: UpdateRotationRequest) -> impl Future<Output = Result<UpdateRotationResult, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateRotation")) }
     }
+
 }
 
 pub const OPERATIONS: &[&str] = &[
@@ -4801,364 +4405,204 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 /// Decodes, validates and runs one operation; the output comes back as JSON bytes.
-pub async fn dispatch<A: Api>(
-    api: &A,
-    ctx: Context,
-    op: &str,
-    input: serde_json::Value,
-) -> Result<Vec<u8>, DispatchError<Error>> {
+pub async fn dispatch<A: Api>(api: &A, ctx: Context, op: &str, input: serde_json::Value) -> Result<Vec<u8>, DispatchError<Error>> {
     match op {
         "AcceptPage" => {
             let input: AcceptPageRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.accept_page(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.accept_page(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ActivateContactChannel" => {
             let input: ActivateContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.activate_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.activate_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateContact" => {
             let input: CreateContactRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_contact(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_contact(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateContactChannel" => {
             let input: CreateContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateRotation" => {
             let input: CreateRotationRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_rotation(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_rotation(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateRotationOverride" => {
             let input: CreateRotationOverrideRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_rotation_override(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_rotation_override(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeactivateContactChannel" => {
             let input: DeactivateContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.deactivate_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.deactivate_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteContact" => {
             let input: DeleteContactRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_contact(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_contact(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteContactChannel" => {
             let input: DeleteContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteRotation" => {
             let input: DeleteRotationRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_rotation(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_rotation(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteRotationOverride" => {
             let input: DeleteRotationOverrideRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_rotation_override(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_rotation_override(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DescribeEngagement" => {
             let input: DescribeEngagementRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.describe_engagement(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.describe_engagement(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DescribePage" => {
             let input: DescribePageRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.describe_page(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.describe_page(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetContact" => {
             let input: GetContactRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_contact(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_contact(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetContactChannel" => {
             let input: GetContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetContactPolicy" => {
             let input: GetContactPolicyRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_contact_policy(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_contact_policy(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetRotation" => {
             let input: GetRotationRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_rotation(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_rotation(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetRotationOverride" => {
             let input: GetRotationOverrideRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_rotation_override(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_rotation_override(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListContactChannels" => {
             let input: ListContactChannelsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_contact_channels(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_contact_channels(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListContacts" => {
             let input: ListContactsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_contacts(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_contacts(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListEngagements" => {
             let input: ListEngagementsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_engagements(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_engagements(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListPageReceipts" => {
             let input: ListPageReceiptsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_page_receipts(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_page_receipts(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListPageResolutions" => {
             let input: ListPageResolutionsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_page_resolutions(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_page_resolutions(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListPagesByContact" => {
             let input: ListPagesByContactRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_pages_by_contact(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_pages_by_contact(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListPagesByEngagement" => {
             let input: ListPagesByEngagementRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_pages_by_engagement(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_pages_by_engagement(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListPreviewRotationShifts" => {
             let input: ListPreviewRotationShiftsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_preview_rotation_shifts(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_preview_rotation_shifts(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListRotationOverrides" => {
             let input: ListRotationOverridesRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_rotation_overrides(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_rotation_overrides(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListRotationShifts" => {
             let input: ListRotationShiftsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_rotation_shifts(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_rotation_shifts(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListRotations" => {
             let input: ListRotationsRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_rotations(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_rotations(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListTagsForResource" => {
             let input: ListTagsForResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_tags_for_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_tags_for_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "PutContactPolicy" => {
             let input: PutContactPolicyRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.put_contact_policy(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.put_contact_policy(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "SendActivationCode" => {
             let input: SendActivationCodeRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.send_activation_code(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.send_activation_code(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "StartEngagement" => {
             let input: StartEngagementRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.start_engagement(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.start_engagement(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "StopEngagement" => {
             let input: StopEngagementRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.stop_engagement(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.stop_engagement(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "TagResource" => {
             let input: TagResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.tag_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.tag_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UntagResource" => {
             let input: UntagResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.untag_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.untag_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateContact" => {
             let input: UpdateContactRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_contact(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_contact(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateContactChannel" => {
             let input: UpdateContactChannelRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_contact_channel(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_contact_channel(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateRotation" => {
             let input: UpdateRotationRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_rotation(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_rotation(ctx, input).await.map_err(DispatchError::Service)?)
         }
         other => Err(DispatchError::UnknownOperation(other.to_string())),
     }
 }
+

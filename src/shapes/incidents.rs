@@ -39,14 +39,7 @@ pub struct Action {
 
 impl Validate for Action {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.ssm_automation.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.ssm_automation.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.ssm_automation {
             x.validate(&join(path, "ssmAutomation"), out);
         }
@@ -91,16 +84,8 @@ pub fn v_AddRegionAction(v: &AddRegionAction, path: &str, out: &mut Vec<FieldErr
 
 pub fn v_Arn(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(1000), path, out);
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        compile_pattern(r#"^arn:aws(-cn|-us-gov)?:[a-z0-9-]*:[a-z0-9-]*:([0-9]{12})?:.+$"#)
-    });
-    check_pattern(
-        v,
-        &RE,
-        r#"^arn:aws(-cn|-us-gov)?:[a-z0-9-]*:[a-z0-9-]*:([0-9]{12})?:.+$"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^arn:aws(-cn|-us-gov)?:[a-z0-9-]*:[a-z0-9-]*:([0-9]{12})?:.+$"#));
+    check_pattern(v, &RE, r#"^arn:aws(-cn|-us-gov)?:[a-z0-9-]*:[a-z0-9-]*:([0-9]{12})?:.+$"#, path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -114,14 +99,7 @@ pub struct AttributeValueList {
 
 impl Validate for AttributeValueList {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.integer_values.is_some(), self.string_values.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.integer_values.is_some(), self.string_values.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.integer_values {
             v_IntegerList(x, &join(path, "integerValues"), out);
         }
@@ -144,14 +122,7 @@ pub struct AutomationExecution {
 
 impl Validate for AutomationExecution {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.ssm_execution_arn.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.ssm_execution_arn.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.ssm_execution_arn {
             v_Arn(x, &join(path, "ssmExecutionArn"), out);
         }
@@ -162,11 +133,7 @@ pub fn v_AutomationExecution(v: &AutomationExecution, path: &str, out: &mut Vec<
     v.validate(path, out);
 }
 
-pub fn v_AutomationExecutionSet(
-    v: &Vec<AutomationExecution>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_AutomationExecutionSet(v: &Vec<AutomationExecution>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(0), Some(100), path, out);
     for (i, x) in v.iter().enumerate() {
         v_AutomationExecution(x, &format!("{path}[{i}]"), out);
@@ -201,19 +168,11 @@ impl Validate for BatchGetIncidentFindingsError {
     }
 }
 
-pub fn v_BatchGetIncidentFindingsError(
-    v: &BatchGetIncidentFindingsError,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_BatchGetIncidentFindingsError(v: &BatchGetIncidentFindingsError, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_BatchGetIncidentFindingsErrorList(
-    v: &Vec<BatchGetIncidentFindingsError>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_BatchGetIncidentFindingsErrorList(v: &Vec<BatchGetIncidentFindingsError>, path: &str, out: &mut Vec<FieldError>) {
     for (i, x) in v.iter().enumerate() {
         v_BatchGetIncidentFindingsError(x, &format!("{path}[{i}]"), out);
     }
@@ -241,11 +200,7 @@ impl Validate for BatchGetIncidentFindingsInput {
     }
 }
 
-pub fn v_BatchGetIncidentFindingsInput(
-    v: &BatchGetIncidentFindingsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_BatchGetIncidentFindingsInput(v: &BatchGetIncidentFindingsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -271,11 +226,7 @@ impl Validate for BatchGetIncidentFindingsOutput {
     }
 }
 
-pub fn v_BatchGetIncidentFindingsOutput(
-    v: &BatchGetIncidentFindingsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_BatchGetIncidentFindingsOutput(v: &BatchGetIncidentFindingsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -294,14 +245,7 @@ pub struct ChatChannel {
 
 impl Validate for ChatChannel {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.chatbot_sns.is_some(), self.empty.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.chatbot_sns.is_some(), self.empty.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.chatbot_sns {
             v_ChatbotSnsConfigurationSet(x, &join(path, "chatbotSns"), out);
         }
@@ -353,11 +297,7 @@ impl Validate for CloudFormationStackUpdate {
     }
 }
 
-pub fn v_CloudFormationStackUpdate(
-    v: &CloudFormationStackUpdate,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CloudFormationStackUpdate(v: &CloudFormationStackUpdate, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -381,9 +321,7 @@ impl Validate for CodeDeployDeployment {
             None => out.push(FieldError::missing(&join(path, "deploymentGroupArn"))),
         }
         match &self.deployment_id {
-            Some(x) => {
-                v_CodeDeployDeploymentDeploymentIdString(x, &join(path, "deploymentId"), out)
-            }
+            Some(x) => v_CodeDeployDeploymentDeploymentIdString(x, &join(path, "deploymentId"), out),
             None => out.push(FieldError::missing(&join(path, "deploymentId"))),
         }
         if let Some(x) = &self.end_time {
@@ -417,18 +355,7 @@ pub struct Condition {
 
 impl Validate for Condition {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [
-                self.after.is_some(),
-                self.before.is_some(),
-                self.equals.is_some(),
-            ]
-            .iter()
-            .filter(|x| **x)
-            .count(),
-            path,
-            out,
-        );
+        check_union([self.after.is_some(), self.before.is_some(), self.equals.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.after {
             v_Timestamp(x, &join(path, "after"), out);
         }
@@ -506,11 +433,7 @@ impl Validate for CreateReplicationSetInput {
     }
 }
 
-pub fn v_CreateReplicationSetInput(
-    v: &CreateReplicationSetInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateReplicationSetInput(v: &CreateReplicationSetInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -530,11 +453,7 @@ impl Validate for CreateReplicationSetOutput {
     }
 }
 
-pub fn v_CreateReplicationSetOutput(
-    v: &CreateReplicationSetOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateReplicationSetOutput(v: &CreateReplicationSetOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -595,11 +514,7 @@ impl Validate for CreateResponsePlanInput {
     }
 }
 
-pub fn v_CreateResponsePlanInput(
-    v: &CreateResponsePlanInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateResponsePlanInput(v: &CreateResponsePlanInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -619,11 +534,7 @@ impl Validate for CreateResponsePlanOutput {
     }
 }
 
-pub fn v_CreateResponsePlanOutput(
-    v: &CreateResponsePlanOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateResponsePlanOutput(v: &CreateResponsePlanOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -671,11 +582,7 @@ impl Validate for CreateTimelineEventInput {
     }
 }
 
-pub fn v_CreateTimelineEventInput(
-    v: &CreateTimelineEventInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateTimelineEventInput(v: &CreateTimelineEventInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -701,11 +608,7 @@ impl Validate for CreateTimelineEventOutput {
     }
 }
 
-pub fn v_CreateTimelineEventOutput(
-    v: &CreateTimelineEventOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_CreateTimelineEventOutput(v: &CreateTimelineEventOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -729,17 +632,14 @@ impl Validate for DeleteIncidentRecordInput {
     }
 }
 
-pub fn v_DeleteIncidentRecordInput(
-    v: &DeleteIncidentRecordInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteIncidentRecordInput(v: &DeleteIncidentRecordInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteIncidentRecordOutput {}
+pub struct DeleteIncidentRecordOutput {
+}
 
 impl Validate for DeleteIncidentRecordOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -747,11 +647,7 @@ impl Validate for DeleteIncidentRecordOutput {
     }
 }
 
-pub fn v_DeleteIncidentRecordOutput(
-    v: &DeleteIncidentRecordOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteIncidentRecordOutput(v: &DeleteIncidentRecordOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -791,17 +687,14 @@ impl Validate for DeleteReplicationSetInput {
     }
 }
 
-pub fn v_DeleteReplicationSetInput(
-    v: &DeleteReplicationSetInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteReplicationSetInput(v: &DeleteReplicationSetInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteReplicationSetOutput {}
+pub struct DeleteReplicationSetOutput {
+}
 
 impl Validate for DeleteReplicationSetOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -809,11 +702,7 @@ impl Validate for DeleteReplicationSetOutput {
     }
 }
 
-pub fn v_DeleteReplicationSetOutput(
-    v: &DeleteReplicationSetOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteReplicationSetOutput(v: &DeleteReplicationSetOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -839,17 +728,14 @@ impl Validate for DeleteResourcePolicyInput {
     }
 }
 
-pub fn v_DeleteResourcePolicyInput(
-    v: &DeleteResourcePolicyInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteResourcePolicyInput(v: &DeleteResourcePolicyInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteResourcePolicyOutput {}
+pub struct DeleteResourcePolicyOutput {
+}
 
 impl Validate for DeleteResourcePolicyOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -857,11 +743,7 @@ impl Validate for DeleteResourcePolicyOutput {
     }
 }
 
-pub fn v_DeleteResourcePolicyOutput(
-    v: &DeleteResourcePolicyOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteResourcePolicyOutput(v: &DeleteResourcePolicyOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -881,17 +763,14 @@ impl Validate for DeleteResponsePlanInput {
     }
 }
 
-pub fn v_DeleteResponsePlanInput(
-    v: &DeleteResponsePlanInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteResponsePlanInput(v: &DeleteResponsePlanInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteResponsePlanOutput {}
+pub struct DeleteResponsePlanOutput {
+}
 
 impl Validate for DeleteResponsePlanOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -899,11 +778,7 @@ impl Validate for DeleteResponsePlanOutput {
     }
 }
 
-pub fn v_DeleteResponsePlanOutput(
-    v: &DeleteResponsePlanOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteResponsePlanOutput(v: &DeleteResponsePlanOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -929,17 +804,14 @@ impl Validate for DeleteTimelineEventInput {
     }
 }
 
-pub fn v_DeleteTimelineEventInput(
-    v: &DeleteTimelineEventInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteTimelineEventInput(v: &DeleteTimelineEventInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DeleteTimelineEventOutput {}
+pub struct DeleteTimelineEventOutput {
+}
 
 impl Validate for DeleteTimelineEventOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -947,11 +819,7 @@ impl Validate for DeleteTimelineEventOutput {
     }
 }
 
-pub fn v_DeleteTimelineEventOutput(
-    v: &DeleteTimelineEventOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DeleteTimelineEventOutput(v: &DeleteTimelineEventOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -964,30 +832,18 @@ pub struct DynamicSsmParameterValue {
 
 impl Validate for DynamicSsmParameterValue {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.variable.is_some()].iter().filter(|x| **x).count(),
-            path,
-            out,
-        );
+        check_union([self.variable.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.variable {
             v_VariableType(x, &join(path, "variable"), out);
         }
     }
 }
 
-pub fn v_DynamicSsmParameterValue(
-    v: &DynamicSsmParameterValue,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DynamicSsmParameterValue(v: &DynamicSsmParameterValue, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_DynamicSsmParameters(
-    v: &BTreeMap<String, DynamicSsmParameterValue>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_DynamicSsmParameters(v: &BTreeMap<String, DynamicSsmParameterValue>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(1), Some(200), path, out);
     for (k, x) in v {
         let p = format!("{path}.{k}");
@@ -1002,7 +858,8 @@ pub fn v_DynamicSsmParametersKeyString(v: &str, path: &str, out: &mut Vec<FieldE
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EmptyChatChannel {}
+pub struct EmptyChatChannel {
+}
 
 impl Validate for EmptyChatChannel {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -1036,14 +893,7 @@ pub struct EventReference {
 
 impl Validate for EventReference {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.related_item_id.is_some(), self.resource.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.related_item_id.is_some(), self.resource.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.related_item_id {
             v_GeneratedId(x, &join(path, "relatedItemId"), out);
         }
@@ -1201,31 +1051,15 @@ pub fn v_Finding(v: &Finding, path: &str, out: &mut Vec<FieldError>) {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FindingDetails {
-    #[serde(
-        rename = "cloudFormationStackUpdate",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cloudFormationStackUpdate", skip_serializing_if = "Option::is_none")]
     pub cloud_formation_stack_update: Option<CloudFormationStackUpdate>,
-    #[serde(
-        rename = "codeDeployDeployment",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "codeDeployDeployment", skip_serializing_if = "Option::is_none")]
     pub code_deploy_deployment: Option<CodeDeployDeployment>,
 }
 
 impl Validate for FindingDetails {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [
-                self.cloud_formation_stack_update.is_some(),
-                self.code_deploy_deployment.is_some(),
-            ]
-            .iter()
-            .filter(|x| **x)
-            .count(),
-            path,
-            out,
-        );
+        check_union([self.cloud_formation_stack_update.is_some(), self.code_deploy_deployment.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.cloud_formation_stack_update {
             x.validate(&join(path, "cloudFormationStackUpdate"), out);
         }
@@ -1291,18 +1125,8 @@ pub fn v_FindingSummaryList(v: &Vec<FindingSummary>, path: &str, out: &mut Vec<F
 
 pub fn v_GeneratedId(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(200), path, out);
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        compile_pattern(
-            r#"^related-item/(ANALYSIS|INCIDENT|METRIC|PARENT|ATTACHMENT|OTHER|AUTOMATION|INVOLVED_RESOURCE|TASK)/([0-9]|[A-F]){32}$"#,
-        )
-    });
-    check_pattern(
-        v,
-        &RE,
-        r#"^related-item/(ANALYSIS|INCIDENT|METRIC|PARENT|ATTACHMENT|OTHER|AUTOMATION|INVOLVED_RESOURCE|TASK)/([0-9]|[A-F]){32}$"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^related-item/(ANALYSIS|INCIDENT|METRIC|PARENT|ATTACHMENT|OTHER|AUTOMATION|INVOLVED_RESOURCE|TASK)/([0-9]|[A-F]){32}$"#));
+    check_pattern(v, &RE, r#"^related-item/(ANALYSIS|INCIDENT|METRIC|PARENT|ATTACHMENT|OTHER|AUTOMATION|INVOLVED_RESOURCE|TASK)/([0-9]|[A-F]){32}$"#, path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1341,11 +1165,7 @@ impl Validate for GetIncidentRecordOutput {
     }
 }
 
-pub fn v_GetIncidentRecordOutput(
-    v: &GetIncidentRecordOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetIncidentRecordOutput(v: &GetIncidentRecordOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1385,11 +1205,7 @@ impl Validate for GetReplicationSetOutput {
     }
 }
 
-pub fn v_GetReplicationSetOutput(
-    v: &GetReplicationSetOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetReplicationSetOutput(v: &GetReplicationSetOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1419,11 +1235,7 @@ impl Validate for GetResourcePoliciesInput {
     }
 }
 
-pub fn v_GetResourcePoliciesInput(
-    v: &GetResourcePoliciesInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetResourcePoliciesInput(v: &GetResourcePoliciesInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1448,11 +1260,7 @@ impl Validate for GetResourcePoliciesOutput {
     }
 }
 
-pub fn v_GetResourcePoliciesOutput(
-    v: &GetResourcePoliciesOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_GetResourcePoliciesOutput(v: &GetResourcePoliciesOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -1588,10 +1396,7 @@ pub fn v_Impact(v: &i32, path: &str, out: &mut Vec<FieldError>) {
 pub struct IncidentRecord {
     #[serde(rename = "arn", skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    #[serde(
-        rename = "automationExecutions",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "automationExecutions", skip_serializing_if = "Option::is_none")]
     pub automation_executions: Option<Vec<AutomationExecution>>,
     #[serde(rename = "chatChannel", skip_serializing_if = "Option::is_none")]
     pub chat_channel: Option<ChatChannel>,
@@ -1601,19 +1406,13 @@ pub struct IncidentRecord {
     pub dedupe_string: Option<String>,
     #[serde(rename = "impact", skip_serializing_if = "Option::is_none")]
     pub impact: Option<i32>,
-    #[serde(
-        rename = "incidentRecordSource",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentRecordSource", skip_serializing_if = "Option::is_none")]
     pub incident_record_source: Option<IncidentRecordSource>,
     #[serde(rename = "lastModifiedBy", skip_serializing_if = "Option::is_none")]
     pub last_modified_by: Option<String>,
     #[serde(rename = "lastModifiedTime", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<Timestamp>,
-    #[serde(
-        rename = "notificationTargets",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationTargets", skip_serializing_if = "Option::is_none")]
     pub notification_targets: Option<Vec<NotificationTargetItem>>,
     #[serde(rename = "resolvedTime", skip_serializing_if = "Option::is_none")]
     pub resolved_time: Option<Timestamp>,
@@ -1763,11 +1562,7 @@ impl<'de> Deserialize<'de> for IncidentRecordStatus {
 
 pub fn v_IncidentRecordStatus(v: &IncidentRecordStatus, path: &str, out: &mut Vec<FieldError>) {
     if let IncidentRecordStatus::Unknown(s) = v {
-        out.push(FieldError::not_one_of(
-            path,
-            s,
-            IncidentRecordStatus::VALUES,
-        ));
+        out.push(FieldError::not_one_of(path, s, IncidentRecordStatus::VALUES));
     }
 }
 
@@ -1780,10 +1575,7 @@ pub struct IncidentRecordSummary {
     pub creation_time: Option<Timestamp>,
     #[serde(rename = "impact", skip_serializing_if = "Option::is_none")]
     pub impact: Option<i32>,
-    #[serde(
-        rename = "incidentRecordSource",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentRecordSource", skip_serializing_if = "Option::is_none")]
     pub incident_record_source: Option<IncidentRecordSource>,
     #[serde(rename = "resolvedTime", skip_serializing_if = "Option::is_none")]
     pub resolved_time: Option<Timestamp>,
@@ -1829,11 +1621,7 @@ pub fn v_IncidentRecordSummary(v: &IncidentRecordSummary, path: &str, out: &mut 
     v.validate(path, out);
 }
 
-pub fn v_IncidentRecordSummaryList(
-    v: &Vec<IncidentRecordSummary>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_IncidentRecordSummaryList(v: &Vec<IncidentRecordSummary>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(0), Some(100), path, out);
     for (i, x) in v.iter().enumerate() {
         v_IncidentRecordSummary(x, &format!("{path}[{i}]"), out);
@@ -1857,10 +1645,7 @@ pub struct IncidentTemplate {
     pub impact: Option<i32>,
     #[serde(rename = "incidentTags", skip_serializing_if = "Option::is_none")]
     pub incident_tags: Option<BTreeMap<String, String>>,
-    #[serde(
-        rename = "notificationTargets",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationTargets", skip_serializing_if = "Option::is_none")]
     pub notification_targets: Option<Vec<NotificationTargetItem>>,
     #[serde(rename = "summary", skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
@@ -1915,23 +1700,13 @@ pub fn v_IntegerList(v: &Vec<i32>, path: &str, out: &mut Vec<FieldError>) {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Integration {
-    #[serde(
-        rename = "pagerDutyConfiguration",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "pagerDutyConfiguration", skip_serializing_if = "Option::is_none")]
     pub pager_duty_configuration: Option<PagerDutyConfiguration>,
 }
 
 impl Validate for Integration {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.pager_duty_configuration.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.pager_duty_configuration.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.pager_duty_configuration {
             x.validate(&join(path, "pagerDutyConfiguration"), out);
         }
@@ -1965,11 +1740,7 @@ impl Validate for InternalServerException {
     }
 }
 
-pub fn v_InternalServerException(
-    v: &InternalServerException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_InternalServerException(v: &InternalServerException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2015,17 +1786,7 @@ pub enum ItemType {
 }
 
 impl ItemType {
-    pub const VALUES: &'static [&'static str] = &[
-        "ANALYSIS",
-        "INCIDENT",
-        "METRIC",
-        "PARENT",
-        "ATTACHMENT",
-        "OTHER",
-        "AUTOMATION",
-        "INVOLVED_RESOURCE",
-        "TASK",
-    ];
+    pub const VALUES: &'static [&'static str] = &["ANALYSIS", "INCIDENT", "METRIC", "PARENT", "ATTACHMENT", "OTHER", "AUTOMATION", "INVOLVED_RESOURCE", "TASK"];
 
     pub fn as_str(&self) -> &str {
         match self {
@@ -2083,10 +1844,7 @@ pub struct ItemValue {
     pub arn: Option<String>,
     #[serde(rename = "metricDefinition", skip_serializing_if = "Option::is_none")]
     pub metric_definition: Option<String>,
-    #[serde(
-        rename = "pagerDutyIncidentDetail",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "pagerDutyIncidentDetail", skip_serializing_if = "Option::is_none")]
     pub pager_duty_incident_detail: Option<PagerDutyIncidentDetail>,
     #[serde(rename = "url", skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -2094,19 +1852,7 @@ pub struct ItemValue {
 
 impl Validate for ItemValue {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [
-                self.arn.is_some(),
-                self.metric_definition.is_some(),
-                self.pager_duty_incident_detail.is_some(),
-                self.url.is_some(),
-            ]
-            .iter()
-            .filter(|x| **x)
-            .count(),
-            path,
-            out,
-        );
+        check_union([self.arn.is_some(), self.metric_definition.is_some(), self.pager_duty_incident_detail.is_some(), self.url.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.arn {
             v_Arn(x, &join(path, "arn"), out);
         }
@@ -2152,19 +1898,11 @@ impl Validate for ListIncidentFindingsInput {
     }
 }
 
-pub fn v_ListIncidentFindingsInput(
-    v: &ListIncidentFindingsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListIncidentFindingsInput(v: &ListIncidentFindingsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_ListIncidentFindingsInputMaxResultsInteger(
-    v: &i32,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListIncidentFindingsInputMaxResultsInteger(v: &i32, path: &str, out: &mut Vec<FieldError>) {
     check_range(i64::from(*v), Some(1), Some(20), path, out);
 }
 
@@ -2189,11 +1927,7 @@ impl Validate for ListIncidentFindingsOutput {
     }
 }
 
-pub fn v_ListIncidentFindingsOutput(
-    v: &ListIncidentFindingsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListIncidentFindingsOutput(v: &ListIncidentFindingsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2222,21 +1956,14 @@ impl Validate for ListIncidentRecordsInput {
     }
 }
 
-pub fn v_ListIncidentRecordsInput(
-    v: &ListIncidentRecordsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListIncidentRecordsInput(v: &ListIncidentRecordsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ListIncidentRecordsOutput {
-    #[serde(
-        rename = "incidentRecordSummaries",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentRecordSummaries", skip_serializing_if = "Option::is_none")]
     pub incident_record_summaries: Option<Vec<IncidentRecordSummary>>,
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
@@ -2254,11 +1981,7 @@ impl Validate for ListIncidentRecordsOutput {
     }
 }
 
-pub fn v_ListIncidentRecordsOutput(
-    v: &ListIncidentRecordsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListIncidentRecordsOutput(v: &ListIncidentRecordsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2337,11 +2060,7 @@ impl Validate for ListReplicationSetsInput {
     }
 }
 
-pub fn v_ListReplicationSetsInput(
-    v: &ListReplicationSetsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListReplicationSetsInput(v: &ListReplicationSetsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2366,11 +2085,7 @@ impl Validate for ListReplicationSetsOutput {
     }
 }
 
-pub fn v_ListReplicationSetsOutput(
-    v: &ListReplicationSetsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListReplicationSetsOutput(v: &ListReplicationSetsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2403,10 +2118,7 @@ pub fn v_ListResponsePlansInput(v: &ListResponsePlansInput, path: &str, out: &mu
 pub struct ListResponsePlansOutput {
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    #[serde(
-        rename = "responsePlanSummaries",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "responsePlanSummaries", skip_serializing_if = "Option::is_none")]
     pub response_plan_summaries: Option<Vec<ResponsePlanSummary>>,
 }
 
@@ -2422,11 +2134,7 @@ impl Validate for ListResponsePlansOutput {
     }
 }
 
-pub fn v_ListResponsePlansOutput(
-    v: &ListResponsePlansOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListResponsePlansOutput(v: &ListResponsePlansOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2446,11 +2154,7 @@ impl Validate for ListTagsForResourceRequest {
     }
 }
 
-pub fn v_ListTagsForResourceRequest(
-    v: &ListTagsForResourceRequest,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTagsForResourceRequest(v: &ListTagsForResourceRequest, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2470,11 +2174,7 @@ impl Validate for ListTagsForResourceResponse {
     }
 }
 
-pub fn v_ListTagsForResourceResponse(
-    v: &ListTagsForResourceResponse,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTagsForResourceResponse(v: &ListTagsForResourceResponse, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2519,11 +2219,7 @@ impl Validate for ListTimelineEventsInput {
     }
 }
 
-pub fn v_ListTimelineEventsInput(
-    v: &ListTimelineEventsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTimelineEventsInput(v: &ListTimelineEventsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2548,11 +2244,7 @@ impl Validate for ListTimelineEventsOutput {
     }
 }
 
-pub fn v_ListTimelineEventsOutput(
-    v: &ListTimelineEventsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ListTimelineEventsOutput(v: &ListTimelineEventsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2577,14 +2269,7 @@ pub struct NotificationTargetItem {
 
 impl Validate for NotificationTargetItem {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.sns_topic_arn.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.sns_topic_arn.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.sns_topic_arn {
             v_Arn(x, &join(path, "snsTopicArn"), out);
         }
@@ -2595,11 +2280,7 @@ pub fn v_NotificationTargetItem(v: &NotificationTargetItem, path: &str, out: &mu
     v.validate(path, out);
 }
 
-pub fn v_NotificationTargetSet(
-    v: &Vec<NotificationTargetItem>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_NotificationTargetSet(v: &Vec<NotificationTargetItem>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(0), Some(10), path, out);
     for (i, x) in v.iter().enumerate() {
         v_NotificationTargetItem(x, &format!("{path}[{i}]"), out);
@@ -2611,10 +2292,7 @@ pub fn v_NotificationTargetSet(
 pub struct PagerDutyConfiguration {
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        rename = "pagerDutyIncidentConfiguration",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "pagerDutyIncidentConfiguration", skip_serializing_if = "Option::is_none")]
     pub pager_duty_incident_configuration: Option<PagerDutyIncidentConfiguration>,
     #[serde(rename = "secretId", skip_serializing_if = "Option::is_none")]
     pub secret_id: Option<String>,
@@ -2628,10 +2306,7 @@ impl Validate for PagerDutyConfiguration {
         }
         match &self.pager_duty_incident_configuration {
             Some(x) => x.validate(&join(path, "pagerDutyIncidentConfiguration"), out),
-            None => out.push(FieldError::missing(&join(
-                path,
-                "pagerDutyIncidentConfiguration",
-            ))),
+            None => out.push(FieldError::missing(&join(path, "pagerDutyIncidentConfiguration"))),
         }
         match &self.secret_id {
             Some(x) => v_PagerDutyConfigurationSecretIdString(x, &join(path, "secretId"), out),
@@ -2662,27 +2337,17 @@ pub struct PagerDutyIncidentConfiguration {
 impl Validate for PagerDutyIncidentConfiguration {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
         match &self.service_id {
-            Some(x) => {
-                v_PagerDutyIncidentConfigurationServiceIdString(x, &join(path, "serviceId"), out)
-            }
+            Some(x) => v_PagerDutyIncidentConfigurationServiceIdString(x, &join(path, "serviceId"), out),
             None => out.push(FieldError::missing(&join(path, "serviceId"))),
         }
     }
 }
 
-pub fn v_PagerDutyIncidentConfiguration(
-    v: &PagerDutyIncidentConfiguration,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_PagerDutyIncidentConfiguration(v: &PagerDutyIncidentConfiguration, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_PagerDutyIncidentConfigurationServiceIdString(
-    v: &str,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_PagerDutyIncidentConfigurationServiceIdString(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(200), path, out);
 }
 
@@ -2712,11 +2377,7 @@ impl Validate for PagerDutyIncidentDetail {
     }
 }
 
-pub fn v_PagerDutyIncidentDetail(
-    v: &PagerDutyIncidentDetail,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_PagerDutyIncidentDetail(v: &PagerDutyIncidentDetail, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2778,11 +2439,7 @@ impl Validate for PutResourcePolicyOutput {
     }
 }
 
-pub fn v_PutResourcePolicyOutput(
-    v: &PutResourcePolicyOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_PutResourcePolicyOutput(v: &PutResourcePolicyOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -2799,10 +2456,7 @@ pub struct RegionInfo {
     pub status: Option<RegionStatus>,
     #[serde(rename = "statusMessage", skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
-    #[serde(
-        rename = "statusUpdateDateTime",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusUpdateDateTime", skip_serializing_if = "Option::is_none")]
     pub status_update_date_time: Option<Timestamp>,
 }
 
@@ -2837,11 +2491,7 @@ pub fn v_RegionInfoMap(v: &BTreeMap<String, RegionInfo>, path: &str, out: &mut V
     }
 }
 
-pub fn v_RegionMapInput(
-    v: &BTreeMap<String, RegionMapInputValue>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_RegionMapInput(v: &BTreeMap<String, RegionMapInputValue>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(1), Some(3), path, out);
     for (k, x) in v {
         let p = format!("{path}.{k}");
@@ -2977,14 +2627,7 @@ pub struct RelatedItemsUpdate {
 
 impl Validate for RelatedItemsUpdate {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [self.item_to_add.is_some(), self.item_to_remove.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            path,
-            out,
-        );
+        check_union([self.item_to_add.is_some(), self.item_to_remove.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.item_to_add {
             x.validate(&join(path, "itemToAdd"), out);
         }
@@ -3077,8 +2720,7 @@ pub enum ReplicationSetStatus {
 }
 
 impl ReplicationSetStatus {
-    pub const VALUES: &'static [&'static str] =
-        &["ACTIVE", "CREATING", "UPDATING", "DELETING", "FAILED"];
+    pub const VALUES: &'static [&'static str] = &["ACTIVE", "CREATING", "UPDATING", "DELETING", "FAILED"];
 
     pub fn as_str(&self) -> &str {
         match self {
@@ -3117,11 +2759,7 @@ impl<'de> Deserialize<'de> for ReplicationSetStatus {
 
 pub fn v_ReplicationSetStatus(v: &ReplicationSetStatus, path: &str, out: &mut Vec<FieldError>) {
     if let ReplicationSetStatus::Unknown(s) = v {
-        out.push(FieldError::not_one_of(
-            path,
-            s,
-            ReplicationSetStatus::VALUES,
-        ));
+        out.push(FieldError::not_one_of(path, s, ReplicationSetStatus::VALUES));
     }
 }
 
@@ -3151,11 +2789,7 @@ impl Validate for ResourceNotFoundException {
     }
 }
 
-pub fn v_ResourceNotFoundException(
-    v: &ResourceNotFoundException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ResourceNotFoundException(v: &ResourceNotFoundException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -3166,10 +2800,7 @@ pub struct ResourcePolicy {
     pub policy_document: Option<String>,
     #[serde(rename = "policyId", skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<String>,
-    #[serde(
-        rename = "ramResourceShareRegion",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ramResourceShareRegion", skip_serializing_if = "Option::is_none")]
     pub ram_resource_share_region: Option<String>,
 }
 
@@ -3213,13 +2844,7 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
-    pub const VALUES: &'static [&'static str] = &[
-        "RESPONSE_PLAN",
-        "INCIDENT_RECORD",
-        "TIMELINE_EVENT",
-        "REPLICATION_SET",
-        "RESOURCE_POLICY",
-    ];
+    pub const VALUES: &'static [&'static str] = &["RESPONSE_PLAN", "INCIDENT_RECORD", "TIMELINE_EVENT", "REPLICATION_SET", "RESOURCE_POLICY"];
 
     pub fn as_str(&self) -> &str {
         match self {
@@ -3303,11 +2928,7 @@ pub fn v_ResponsePlanSummary(v: &ResponsePlanSummary, path: &str, out: &mut Vec<
     v.validate(path, out);
 }
 
-pub fn v_ResponsePlanSummaryList(
-    v: &Vec<ResponsePlanSummary>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ResponsePlanSummaryList(v: &Vec<ResponsePlanSummary>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(0), Some(100), path, out);
     for (i, x) in v.iter().enumerate() {
         v_ResponsePlanSummary(x, &format!("{path}[{i}]"), out);
@@ -3316,15 +2937,8 @@ pub fn v_ResponsePlanSummaryList(
 
 pub fn v_RoleArn(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(1000), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12})?:role/.+$"#));
-    check_pattern(
-        v,
-        &RE,
-        r#"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12})?:role/.+$"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12})?:role/.+$"#));
+    check_pattern(v, &RE, r#"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12})?:role/.+$"#, path, out);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3412,11 +3026,7 @@ impl Validate for ServiceQuotaExceededException {
     }
 }
 
-pub fn v_ServiceQuotaExceededException(
-    v: &ServiceQuotaExceededException,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_ServiceQuotaExceededException(v: &ServiceQuotaExceededException, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -3521,8 +3131,7 @@ pub fn v_SsmAutomation(v: &SsmAutomation, path: &str, out: &mut Vec<FieldError>)
 }
 
 pub fn v_SsmAutomationDocumentNameString(v: &str, path: &str, out: &mut Vec<FieldError>) {
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[a-zA-Z0-9_\-.:/]{3,128}$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[a-zA-Z0-9_\-.:/]{3,128}$"#));
     check_pattern(v, &RE, r#"^[a-zA-Z0-9_\-.:/]{3,128}$"#, path, out);
 }
 
@@ -3532,18 +3141,8 @@ pub fn v_SsmAutomationDocumentVersionString(v: &str, path: &str, out: &mut Vec<F
 
 pub fn v_SsmContactsArn(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(2048), path, out);
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        compile_pattern(
-            r#"^arn:aws(-cn|-us-gov)?:ssm-contacts:[a-z0-9-]*:([0-9]{12}):contact/[a-z0-9_-]+$"#,
-        )
-    });
-    check_pattern(
-        v,
-        &RE,
-        r#"^arn:aws(-cn|-us-gov)?:ssm-contacts:[a-z0-9-]*:([0-9]{12}):contact/[a-z0-9_-]+$"#,
-        path,
-        out,
-    );
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^arn:aws(-cn|-us-gov)?:ssm-contacts:[a-z0-9-]*:([0-9]{12}):contact/[a-z0-9_-]+$"#));
+    check_pattern(v, &RE, r#"^arn:aws(-cn|-us-gov)?:ssm-contacts:[a-z0-9-]*:([0-9]{12}):contact/[a-z0-9_-]+$"#, path, out);
 }
 
 pub fn v_SsmParameterValues(v: &Vec<String>, path: &str, out: &mut Vec<FieldError>) {
@@ -3579,8 +3178,7 @@ pub enum SsmTargetAccount {
 }
 
 impl SsmTargetAccount {
-    pub const VALUES: &'static [&'static str] =
-        &["RESPONSE_PLAN_OWNER_ACCOUNT", "IMPACTED_ACCOUNT"];
+    pub const VALUES: &'static [&'static str] = &["RESPONSE_PLAN_OWNER_ACCOUNT", "IMPACTED_ACCOUNT"];
 
     pub fn as_str(&self) -> &str {
         match self {
@@ -3700,8 +3298,7 @@ pub fn v_StringListMemberString(v: &str, path: &str, out: &mut Vec<FieldError>) 
 pub fn v_TagKey(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(1), Some(128), path, out);
     check_not_prefix(v, "aws:", path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[A-Za-z0-9 _=@:.+-/]+$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[A-Za-z0-9 _=@:.+-/]+$"#));
     check_pattern(v, &RE, r#"^(?!aws:)[A-Za-z0-9 _=@:.+-/]+$"#, path, out);
 }
 
@@ -3758,7 +3355,8 @@ pub fn v_TagResourceRequest(v: &TagResourceRequest, path: &str, out: &mut Vec<Fi
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct TagResourceResponse {}
+pub struct TagResourceResponse {
+}
 
 impl Validate for TagResourceResponse {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -3772,8 +3370,7 @@ pub fn v_TagResourceResponse(v: &TagResourceResponse, path: &str, out: &mut Vec<
 
 pub fn v_TagValue(v: &str, path: &str, out: &mut Vec<FieldError>) {
     check_length(v, Some(0), Some(256), path, out);
-    static RE: LazyLock<regex::Regex> =
-        LazyLock::new(|| compile_pattern(r#"^[A-Za-z0-9 _=@:.+-/]*$"#));
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| compile_pattern(r#"^[A-Za-z0-9 _=@:.+-/]*$"#));
     check_pattern(v, &RE, r#"^[A-Za-z0-9 _=@:.+-/]*$"#, path, out);
 }
 
@@ -3983,7 +3580,8 @@ pub fn v_UntagResourceRequest(v: &UntagResourceRequest, path: &str, out: &mut Ve
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UntagResourceResponse {}
+pub struct UntagResourceResponse {
+}
 
 impl Validate for UntagResourceResponse {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4022,17 +3620,14 @@ impl Validate for UpdateDeletionProtectionInput {
     }
 }
 
-pub fn v_UpdateDeletionProtectionInput(
-    v: &UpdateDeletionProtectionInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateDeletionProtectionInput(v: &UpdateDeletionProtectionInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateDeletionProtectionOutput {}
+pub struct UpdateDeletionProtectionOutput {
+}
 
 impl Validate for UpdateDeletionProtectionOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4040,11 +3635,7 @@ impl Validate for UpdateDeletionProtectionOutput {
     }
 }
 
-pub fn v_UpdateDeletionProtectionOutput(
-    v: &UpdateDeletionProtectionOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateDeletionProtectionOutput(v: &UpdateDeletionProtectionOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4059,10 +3650,7 @@ pub struct UpdateIncidentRecordInput {
     pub client_token: Option<String>,
     #[serde(rename = "impact", skip_serializing_if = "Option::is_none")]
     pub impact: Option<i32>,
-    #[serde(
-        rename = "notificationTargets",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "notificationTargets", skip_serializing_if = "Option::is_none")]
     pub notification_targets: Option<Vec<NotificationTargetItem>>,
     #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
     pub status: Option<IncidentRecordStatus>,
@@ -4102,17 +3690,14 @@ impl Validate for UpdateIncidentRecordInput {
     }
 }
 
-pub fn v_UpdateIncidentRecordInput(
-    v: &UpdateIncidentRecordInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateIncidentRecordInput(v: &UpdateIncidentRecordInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateIncidentRecordOutput {}
+pub struct UpdateIncidentRecordOutput {
+}
 
 impl Validate for UpdateIncidentRecordOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4120,11 +3705,7 @@ impl Validate for UpdateIncidentRecordOutput {
     }
 }
 
-pub fn v_UpdateIncidentRecordOutput(
-    v: &UpdateIncidentRecordOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateIncidentRecordOutput(v: &UpdateIncidentRecordOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4155,17 +3736,14 @@ impl Validate for UpdateRelatedItemsInput {
     }
 }
 
-pub fn v_UpdateRelatedItemsInput(
-    v: &UpdateRelatedItemsInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateRelatedItemsInput(v: &UpdateRelatedItemsInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateRelatedItemsOutput {}
+pub struct UpdateRelatedItemsOutput {
+}
 
 impl Validate for UpdateRelatedItemsOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4173,11 +3751,7 @@ impl Validate for UpdateRelatedItemsOutput {
     }
 }
 
-pub fn v_UpdateRelatedItemsOutput(
-    v: &UpdateRelatedItemsOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateRelatedItemsOutput(v: &UpdateRelatedItemsOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4192,17 +3766,7 @@ pub struct UpdateReplicationSetAction {
 
 impl Validate for UpdateReplicationSetAction {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
-        check_union(
-            [
-                self.add_region_action.is_some(),
-                self.delete_region_action.is_some(),
-            ]
-            .iter()
-            .filter(|x| **x)
-            .count(),
-            path,
-            out,
-        );
+        check_union([self.add_region_action.is_some(), self.delete_region_action.is_some()].iter().filter(|x| **x).count(), path, out);
         if let Some(x) = &self.add_region_action {
             x.validate(&join(path, "addRegionAction"), out);
         }
@@ -4212,11 +3776,7 @@ impl Validate for UpdateReplicationSetAction {
     }
 }
 
-pub fn v_UpdateReplicationSetAction(
-    v: &UpdateReplicationSetAction,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateReplicationSetAction(v: &UpdateReplicationSetAction, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4247,19 +3807,11 @@ impl Validate for UpdateReplicationSetInput {
     }
 }
 
-pub fn v_UpdateReplicationSetInput(
-    v: &UpdateReplicationSetInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateReplicationSetInput(v: &UpdateReplicationSetInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
-pub fn v_UpdateReplicationSetInputActionsList(
-    v: &Vec<UpdateReplicationSetAction>,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateReplicationSetInputActionsList(v: &Vec<UpdateReplicationSetAction>, path: &str, out: &mut Vec<FieldError>) {
     check_count(v.len(), Some(1), Some(1), path, out);
     for (i, x) in v.iter().enumerate() {
         v_UpdateReplicationSetAction(x, &format!("{path}[{i}]"), out);
@@ -4268,7 +3820,8 @@ pub fn v_UpdateReplicationSetInputActionsList(
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateReplicationSetOutput {}
+pub struct UpdateReplicationSetOutput {
+}
 
 impl Validate for UpdateReplicationSetOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4276,11 +3829,7 @@ impl Validate for UpdateReplicationSetOutput {
     }
 }
 
-pub fn v_UpdateReplicationSetOutput(
-    v: &UpdateReplicationSetOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateReplicationSetOutput(v: &UpdateReplicationSetOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4299,35 +3848,17 @@ pub struct UpdateResponsePlanInput {
     pub display_name: Option<String>,
     #[serde(rename = "engagements", skip_serializing_if = "Option::is_none")]
     pub engagements: Option<Vec<String>>,
-    #[serde(
-        rename = "incidentTemplateDedupeString",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateDedupeString", skip_serializing_if = "Option::is_none")]
     pub incident_template_dedupe_string: Option<String>,
-    #[serde(
-        rename = "incidentTemplateImpact",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateImpact", skip_serializing_if = "Option::is_none")]
     pub incident_template_impact: Option<i32>,
-    #[serde(
-        rename = "incidentTemplateNotificationTargets",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateNotificationTargets", skip_serializing_if = "Option::is_none")]
     pub incident_template_notification_targets: Option<Vec<NotificationTargetItem>>,
-    #[serde(
-        rename = "incidentTemplateSummary",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateSummary", skip_serializing_if = "Option::is_none")]
     pub incident_template_summary: Option<String>,
-    #[serde(
-        rename = "incidentTemplateTags",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateTags", skip_serializing_if = "Option::is_none")]
     pub incident_template_tags: Option<BTreeMap<String, String>>,
-    #[serde(
-        rename = "incidentTemplateTitle",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "incidentTemplateTitle", skip_serializing_if = "Option::is_none")]
     pub incident_template_title: Option<String>,
     #[serde(rename = "integrations", skip_serializing_if = "Option::is_none")]
     pub integrations: Option<Vec<Integration>>,
@@ -4378,17 +3909,14 @@ impl Validate for UpdateResponsePlanInput {
     }
 }
 
-pub fn v_UpdateResponsePlanInput(
-    v: &UpdateResponsePlanInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateResponsePlanInput(v: &UpdateResponsePlanInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateResponsePlanOutput {}
+pub struct UpdateResponsePlanOutput {
+}
 
 impl Validate for UpdateResponsePlanOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4396,11 +3924,7 @@ impl Validate for UpdateResponsePlanOutput {
     }
 }
 
-pub fn v_UpdateResponsePlanOutput(
-    v: &UpdateResponsePlanOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateResponsePlanOutput(v: &UpdateResponsePlanOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4451,17 +3975,14 @@ impl Validate for UpdateTimelineEventInput {
     }
 }
 
-pub fn v_UpdateTimelineEventInput(
-    v: &UpdateTimelineEventInput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateTimelineEventInput(v: &UpdateTimelineEventInput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateTimelineEventOutput {}
+pub struct UpdateTimelineEventOutput {
+}
 
 impl Validate for UpdateTimelineEventOutput {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
@@ -4469,11 +3990,7 @@ impl Validate for UpdateTimelineEventOutput {
     }
 }
 
-pub fn v_UpdateTimelineEventOutput(
-    v: &UpdateTimelineEventOutput,
-    path: &str,
-    out: &mut Vec<FieldError>,
-) {
+pub fn v_UpdateTimelineEventOutput(v: &UpdateTimelineEventOutput, path: &str, out: &mut Vec<FieldError>) {
     v.validate(path, out);
 }
 
@@ -4609,9 +4126,7 @@ impl Error {
             Self::ServiceQuotaExceededException(x) => serde_json::to_value(x).unwrap_or_default(),
             Self::ThrottlingException(x) => serde_json::to_value(x).unwrap_or_default(),
             Self::ValidationException(x) => serde_json::to_value(x).unwrap_or_default(),
-            Self::NotImplemented(op) => {
-                serde_json::json!({ "message": format!("{op} is not implemented yet") })
-            }
+            Self::NotImplemented(op) => serde_json::json!({ "message": format!("{op} is not implemented yet") }),
         }
     }
 }
@@ -4628,284 +4143,161 @@ impl std::error::Error for Error {}
 
 /// One method per operation; each defaults to `NotImplemented` so behaviour grows op by op.
 pub trait Api: Send + Sync + 'static {
-    fn batch_get_incident_findings(
-        &self,
-        ctx: Context,
-        input: BatchGetIncidentFindingsInput,
-    ) -> impl Future<Output = Result<BatchGetIncidentFindingsOutput, Error>> + Send {
+    fn batch_get_incident_findings(&self, ctx: Context, input: BatchGetIncidentFindingsInput) -> impl Future<Output = Result<BatchGetIncidentFindingsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("BatchGetIncidentFindings")) }
     }
 
-    fn create_replication_set(
-        &self,
-        ctx: Context,
-        input: CreateReplicationSetInput,
-    ) -> impl Future<Output = Result<CreateReplicationSetOutput, Error>> + Send {
+    fn create_replication_set(&self, ctx: Context, input: CreateReplicationSetInput) -> impl Future<Output = Result<CreateReplicationSetOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateReplicationSet")) }
     }
 
-    fn create_response_plan(
-        &self,
-        ctx: Context,
-        input: CreateResponsePlanInput,
-    ) -> impl Future<Output = Result<CreateResponsePlanOutput, Error>> + Send {
+    fn create_response_plan(&self, ctx: Context, input: CreateResponsePlanInput) -> impl Future<Output = Result<CreateResponsePlanOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateResponsePlan")) }
     }
 
-    fn create_timeline_event(
-        &self,
-        ctx: Context,
-        input: CreateTimelineEventInput,
-    ) -> impl Future<Output = Result<CreateTimelineEventOutput, Error>> + Send {
+    fn create_timeline_event(&self, ctx: Context, input: CreateTimelineEventInput) -> impl Future<Output = Result<CreateTimelineEventOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("CreateTimelineEvent")) }
     }
 
-    fn delete_incident_record(
-        &self,
-        ctx: Context,
-        input: DeleteIncidentRecordInput,
-    ) -> impl Future<Output = Result<DeleteIncidentRecordOutput, Error>> + Send {
+    fn delete_incident_record(&self, ctx: Context, input: DeleteIncidentRecordInput) -> impl Future<Output = Result<DeleteIncidentRecordOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteIncidentRecord")) }
     }
 
-    fn delete_replication_set(
-        &self,
-        ctx: Context,
-        input: DeleteReplicationSetInput,
-    ) -> impl Future<Output = Result<DeleteReplicationSetOutput, Error>> + Send {
+    fn delete_replication_set(&self, ctx: Context, input: DeleteReplicationSetInput) -> impl Future<Output = Result<DeleteReplicationSetOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteReplicationSet")) }
     }
 
-    fn delete_resource_policy(
-        &self,
-        ctx: Context,
-        input: DeleteResourcePolicyInput,
-    ) -> impl Future<Output = Result<DeleteResourcePolicyOutput, Error>> + Send {
+    fn delete_resource_policy(&self, ctx: Context, input: DeleteResourcePolicyInput) -> impl Future<Output = Result<DeleteResourcePolicyOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteResourcePolicy")) }
     }
 
-    fn delete_response_plan(
-        &self,
-        ctx: Context,
-        input: DeleteResponsePlanInput,
-    ) -> impl Future<Output = Result<DeleteResponsePlanOutput, Error>> + Send {
+    fn delete_response_plan(&self, ctx: Context, input: DeleteResponsePlanInput) -> impl Future<Output = Result<DeleteResponsePlanOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteResponsePlan")) }
     }
 
-    fn delete_timeline_event(
-        &self,
-        ctx: Context,
-        input: DeleteTimelineEventInput,
-    ) -> impl Future<Output = Result<DeleteTimelineEventOutput, Error>> + Send {
+    fn delete_timeline_event(&self, ctx: Context, input: DeleteTimelineEventInput) -> impl Future<Output = Result<DeleteTimelineEventOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("DeleteTimelineEvent")) }
     }
 
-    fn get_incident_record(
-        &self,
-        ctx: Context,
-        input: GetIncidentRecordInput,
-    ) -> impl Future<Output = Result<GetIncidentRecordOutput, Error>> + Send {
+    fn get_incident_record(&self, ctx: Context, input: GetIncidentRecordInput) -> impl Future<Output = Result<GetIncidentRecordOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetIncidentRecord")) }
     }
 
-    fn get_replication_set(
-        &self,
-        ctx: Context,
-        input: GetReplicationSetInput,
-    ) -> impl Future<Output = Result<GetReplicationSetOutput, Error>> + Send {
+    fn get_replication_set(&self, ctx: Context, input: GetReplicationSetInput) -> impl Future<Output = Result<GetReplicationSetOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetReplicationSet")) }
     }
 
-    fn get_resource_policies(
-        &self,
-        ctx: Context,
-        input: GetResourcePoliciesInput,
-    ) -> impl Future<Output = Result<GetResourcePoliciesOutput, Error>> + Send {
+    fn get_resource_policies(&self, ctx: Context, input: GetResourcePoliciesInput) -> impl Future<Output = Result<GetResourcePoliciesOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetResourcePolicies")) }
     }
 
-    fn get_response_plan(
-        &self,
-        ctx: Context,
-        input: GetResponsePlanInput,
-    ) -> impl Future<Output = Result<GetResponsePlanOutput, Error>> + Send {
+    fn get_response_plan(&self, ctx: Context, input: GetResponsePlanInput) -> impl Future<Output = Result<GetResponsePlanOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetResponsePlan")) }
     }
 
-    fn get_timeline_event(
-        &self,
-        ctx: Context,
-        input: GetTimelineEventInput,
-    ) -> impl Future<Output = Result<GetTimelineEventOutput, Error>> + Send {
+    fn get_timeline_event(&self, ctx: Context, input: GetTimelineEventInput) -> impl Future<Output = Result<GetTimelineEventOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("GetTimelineEvent")) }
     }
 
-    fn list_incident_findings(
-        &self,
-        ctx: Context,
-        input: ListIncidentFindingsInput,
-    ) -> impl Future<Output = Result<ListIncidentFindingsOutput, Error>> + Send {
+    fn list_incident_findings(&self, ctx: Context, input: ListIncidentFindingsInput) -> impl Future<Output = Result<ListIncidentFindingsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListIncidentFindings")) }
     }
 
-    fn list_incident_records(
-        &self,
-        ctx: Context,
-        input: ListIncidentRecordsInput,
-    ) -> impl Future<Output = Result<ListIncidentRecordsOutput, Error>> + Send {
+    fn list_incident_records(&self, ctx: Context, input: ListIncidentRecordsInput) -> impl Future<Output = Result<ListIncidentRecordsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListIncidentRecords")) }
     }
 
-    fn list_related_items(
-        &self,
-        ctx: Context,
-        input: ListRelatedItemsInput,
-    ) -> impl Future<Output = Result<ListRelatedItemsOutput, Error>> + Send {
+    fn list_related_items(&self, ctx: Context, input: ListRelatedItemsInput) -> impl Future<Output = Result<ListRelatedItemsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListRelatedItems")) }
     }
 
-    fn list_replication_sets(
-        &self,
-        ctx: Context,
-        input: ListReplicationSetsInput,
-    ) -> impl Future<Output = Result<ListReplicationSetsOutput, Error>> + Send {
+    fn list_replication_sets(&self, ctx: Context, input: ListReplicationSetsInput) -> impl Future<Output = Result<ListReplicationSetsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListReplicationSets")) }
     }
 
-    fn list_response_plans(
-        &self,
-        ctx: Context,
-        input: ListResponsePlansInput,
-    ) -> impl Future<Output = Result<ListResponsePlansOutput, Error>> + Send {
+    fn list_response_plans(&self, ctx: Context, input: ListResponsePlansInput) -> impl Future<Output = Result<ListResponsePlansOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListResponsePlans")) }
     }
 
-    fn list_tags_for_resource(
-        &self,
-        ctx: Context,
-        input: ListTagsForResourceRequest,
-    ) -> impl Future<Output = Result<ListTagsForResourceResponse, Error>> + Send {
+    fn list_tags_for_resource(&self, ctx: Context, input: ListTagsForResourceRequest) -> impl Future<Output = Result<ListTagsForResourceResponse, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListTagsForResource")) }
     }
 
-    fn list_timeline_events(
-        &self,
-        ctx: Context,
-        input: ListTimelineEventsInput,
-    ) -> impl Future<Output = Result<ListTimelineEventsOutput, Error>> + Send {
+    fn list_timeline_events(&self, ctx: Context, input: ListTimelineEventsInput) -> impl Future<Output = Result<ListTimelineEventsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("ListTimelineEvents")) }
     }
 
-    fn put_resource_policy(
-        &self,
-        ctx: Context,
-        input: PutResourcePolicyInput,
-    ) -> impl Future<Output = Result<PutResourcePolicyOutput, Error>> + Send {
+    fn put_resource_policy(&self, ctx: Context, input: PutResourcePolicyInput) -> impl Future<Output = Result<PutResourcePolicyOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("PutResourcePolicy")) }
     }
 
-    fn start_incident(
-        &self,
-        ctx: Context,
-        input: StartIncidentInput,
-    ) -> impl Future<Output = Result<StartIncidentOutput, Error>> + Send {
+    fn start_incident(&self, ctx: Context, input: StartIncidentInput) -> impl Future<Output = Result<StartIncidentOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("StartIncident")) }
     }
 
-    fn tag_resource(
-        &self,
-        ctx: Context,
-        input: TagResourceRequest,
-    ) -> impl Future<Output = Result<TagResourceResponse, Error>> + Send {
+    fn tag_resource(&self, ctx: Context, input: TagResourceRequest) -> impl Future<Output = Result<TagResourceResponse, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("TagResource")) }
     }
 
-    fn untag_resource(
-        &self,
-        ctx: Context,
-        input: UntagResourceRequest,
-    ) -> impl Future<Output = Result<UntagResourceResponse, Error>> + Send {
+    fn untag_resource(&self, ctx: Context, input: UntagResourceRequest) -> impl Future<Output = Result<UntagResourceResponse, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UntagResource")) }
     }
 
-    fn update_deletion_protection(
-        &self,
-        ctx: Context,
-        input: UpdateDeletionProtectionInput,
-    ) -> impl Future<Output = Result<UpdateDeletionProtectionOutput, Error>> + Send {
+    fn update_deletion_protection(&self, ctx: Context, input: UpdateDeletionProtectionInput) -> impl Future<Output = Result<UpdateDeletionProtectionOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateDeletionProtection")) }
     }
 
-    fn update_incident_record(
-        &self,
-        ctx: Context,
-        input: UpdateIncidentRecordInput,
-    ) -> impl Future<Output = Result<UpdateIncidentRecordOutput, Error>> + Send {
+    fn update_incident_record(&self, ctx: Context, input: UpdateIncidentRecordInput) -> impl Future<Output = Result<UpdateIncidentRecordOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateIncidentRecord")) }
     }
 
-    fn update_related_items(
-        &self,
-        ctx: Context,
-        input: UpdateRelatedItemsInput,
-    ) -> impl Future<Output = Result<UpdateRelatedItemsOutput, Error>> + Send {
+    fn update_related_items(&self, ctx: Context, input: UpdateRelatedItemsInput) -> impl Future<Output = Result<UpdateRelatedItemsOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateRelatedItems")) }
     }
 
-    fn update_replication_set(
-        &self,
-        ctx: Context,
-        input: UpdateReplicationSetInput,
-    ) -> impl Future<Output = Result<UpdateReplicationSetOutput, Error>> + Send {
+    fn update_replication_set(&self, ctx: Context, input: UpdateReplicationSetInput) -> impl Future<Output = Result<UpdateReplicationSetOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateReplicationSet")) }
     }
 
-    fn update_response_plan(
-        &self,
-        ctx: Context,
-        input: UpdateResponsePlanInput,
-    ) -> impl Future<Output = Result<UpdateResponsePlanOutput, Error>> + Send {
+    fn update_response_plan(&self, ctx: Context, input: UpdateResponsePlanInput) -> impl Future<Output = Result<UpdateResponsePlanOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateResponsePlan")) }
     }
 
-    fn update_timeline_event(
-        &self,
-        ctx: Context,
-        input: UpdateTimelineEventInput,
-    ) -> impl Future<Output = Result<UpdateTimelineEventOutput, Error>> + Send {
+    fn update_timeline_event(&self, ctx: Context, input: UpdateTimelineEventInput) -> impl Future<Output = Result<UpdateTimelineEventOutput, Error>> + Send {
         let _ = (ctx, input);
         async { Err(Error::NotImplemented("UpdateTimelineEvent")) }
     }
+
 }
 
 pub const OPERATIONS: &[&str] = &[
@@ -4943,590 +4335,197 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 /// Decodes, validates and runs one operation; the output comes back as JSON bytes.
-pub async fn dispatch<A: Api>(
-    api: &A,
-    ctx: Context,
-    op: &str,
-    input: serde_json::Value,
-) -> Result<Vec<u8>, DispatchError<Error>> {
+pub async fn dispatch<A: Api>(api: &A, ctx: Context, op: &str, input: serde_json::Value) -> Result<Vec<u8>, DispatchError<Error>> {
     match op {
         "BatchGetIncidentFindings" => {
             let input: BatchGetIncidentFindingsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.batch_get_incident_findings(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.batch_get_incident_findings(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateReplicationSet" => {
             let input: CreateReplicationSetInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_replication_set(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_replication_set(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateResponsePlan" => {
             let input: CreateResponsePlanInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_response_plan(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_response_plan(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "CreateTimelineEvent" => {
             let input: CreateTimelineEventInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.create_timeline_event(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.create_timeline_event(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteIncidentRecord" => {
             let input: DeleteIncidentRecordInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_incident_record(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_incident_record(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteReplicationSet" => {
             let input: DeleteReplicationSetInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_replication_set(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_replication_set(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteResourcePolicy" => {
             let input: DeleteResourcePolicyInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_resource_policy(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_resource_policy(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteResponsePlan" => {
             let input: DeleteResponsePlanInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_response_plan(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_response_plan(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "DeleteTimelineEvent" => {
             let input: DeleteTimelineEventInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.delete_timeline_event(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.delete_timeline_event(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetIncidentRecord" => {
             let input: GetIncidentRecordInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_incident_record(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_incident_record(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetReplicationSet" => {
             let input: GetReplicationSetInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_replication_set(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_replication_set(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetResourcePolicies" => {
             let input: GetResourcePoliciesInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_resource_policies(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_resource_policies(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetResponsePlan" => {
             let input: GetResponsePlanInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_response_plan(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_response_plan(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "GetTimelineEvent" => {
             let input: GetTimelineEventInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.get_timeline_event(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.get_timeline_event(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListIncidentFindings" => {
             let input: ListIncidentFindingsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_incident_findings(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_incident_findings(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListIncidentRecords" => {
             let input: ListIncidentRecordsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_incident_records(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_incident_records(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListRelatedItems" => {
             let input: ListRelatedItemsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_related_items(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_related_items(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListReplicationSets" => {
             let input: ListReplicationSetsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_replication_sets(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_replication_sets(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListResponsePlans" => {
             let input: ListResponsePlansInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_response_plans(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_response_plans(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListTagsForResource" => {
             let input: ListTagsForResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_tags_for_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_tags_for_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "ListTimelineEvents" => {
             let input: ListTimelineEventsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.list_timeline_events(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.list_timeline_events(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "PutResourcePolicy" => {
             let input: PutResourcePolicyInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.put_resource_policy(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.put_resource_policy(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "StartIncident" => {
             let input: StartIncidentInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.start_incident(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.start_incident(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "TagResource" => {
             let input: TagResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.tag_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.tag_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UntagResource" => {
             let input: UntagResourceRequest = decode(input)?;
             check(&input)?;
-            encode(
-                &api.untag_resource(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.untag_resource(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateDeletionProtection" => {
             let input: UpdateDeletionProtectionInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_deletion_protection(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_deletion_protection(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateIncidentRecord" => {
             let input: UpdateIncidentRecordInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_incident_record(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_incident_record(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateRelatedItems" => {
             let input: UpdateRelatedItemsInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_related_items(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_related_items(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateReplicationSet" => {
             let input: UpdateReplicationSetInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_replication_set(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_replication_set(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateResponsePlan" => {
             let input: UpdateResponsePlanInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_response_plan(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_response_plan(ctx, input).await.map_err(DispatchError::Service)?)
         }
         "UpdateTimelineEvent" => {
             let input: UpdateTimelineEventInput = decode(input)?;
             check(&input)?;
-            encode(
-                &api.update_timeline_event(ctx, input)
-                    .await
-                    .map_err(DispatchError::Service)?,
-            )
+            encode(&api.update_timeline_event(ctx, input).await.map_err(DispatchError::Service)?)
         }
         other => Err(DispatchError::UnknownOperation(other.to_string())),
     }
 }
 
 pub static ROUTES: &[Route] = &[
-    Route {
-        operation: "BatchGetIncidentFindings",
-        method: "POST",
-        path: "/batchGetIncidentFindings",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "CreateReplicationSet",
-        method: "POST",
-        path: "/createReplicationSet",
-        status: 201,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "CreateResponsePlan",
-        method: "POST",
-        path: "/createResponsePlan",
-        status: 201,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "CreateTimelineEvent",
-        method: "POST",
-        path: "/createTimelineEvent",
-        status: 201,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "DeleteIncidentRecord",
-        method: "POST",
-        path: "/deleteIncidentRecord",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "DeleteReplicationSet",
-        method: "POST",
-        path: "/deleteReplicationSet",
-        status: 204,
-        labels: &[],
-        query: &[Param {
-            member: "arn",
-            wire: "arn",
-            kind: QueryKind::String,
-        }],
-    },
-    Route {
-        operation: "DeleteResourcePolicy",
-        method: "POST",
-        path: "/deleteResourcePolicy",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "DeleteResponsePlan",
-        method: "POST",
-        path: "/deleteResponsePlan",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "DeleteTimelineEvent",
-        method: "POST",
-        path: "/deleteTimelineEvent",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "GetIncidentRecord",
-        method: "GET",
-        path: "/getIncidentRecord",
-        status: 200,
-        labels: &[],
-        query: &[Param {
-            member: "arn",
-            wire: "arn",
-            kind: QueryKind::String,
-        }],
-    },
-    Route {
-        operation: "GetReplicationSet",
-        method: "GET",
-        path: "/getReplicationSet",
-        status: 200,
-        labels: &[],
-        query: &[Param {
-            member: "arn",
-            wire: "arn",
-            kind: QueryKind::String,
-        }],
-    },
-    Route {
-        operation: "GetResourcePolicies",
-        method: "POST",
-        path: "/getResourcePolicies",
-        status: 200,
-        labels: &[],
-        query: &[Param {
-            member: "resourceArn",
-            wire: "resourceArn",
-            kind: QueryKind::String,
-        }],
-    },
-    Route {
-        operation: "GetResponsePlan",
-        method: "GET",
-        path: "/getResponsePlan",
-        status: 200,
-        labels: &[],
-        query: &[Param {
-            member: "arn",
-            wire: "arn",
-            kind: QueryKind::String,
-        }],
-    },
-    Route {
-        operation: "GetTimelineEvent",
-        method: "GET",
-        path: "/getTimelineEvent",
-        status: 200,
-        labels: &[],
-        query: &[
-            Param {
-                member: "eventId",
-                wire: "eventId",
-                kind: QueryKind::String,
-            },
-            Param {
-                member: "incidentRecordArn",
-                wire: "incidentRecordArn",
-                kind: QueryKind::String,
-            },
-        ],
-    },
-    Route {
-        operation: "ListIncidentFindings",
-        method: "POST",
-        path: "/listIncidentFindings",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "ListIncidentRecords",
-        method: "POST",
-        path: "/listIncidentRecords",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "ListRelatedItems",
-        method: "POST",
-        path: "/listRelatedItems",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "ListReplicationSets",
-        method: "POST",
-        path: "/listReplicationSets",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "ListResponsePlans",
-        method: "POST",
-        path: "/listResponsePlans",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "ListTagsForResource",
-        method: "GET",
-        path: "/tags/{resourceArn}",
-        status: 200,
-        labels: &[Param {
-            member: "resourceArn",
-            wire: "resourceArn",
-            kind: QueryKind::String,
-        }],
-        query: &[],
-    },
-    Route {
-        operation: "ListTimelineEvents",
-        method: "POST",
-        path: "/listTimelineEvents",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "PutResourcePolicy",
-        method: "POST",
-        path: "/putResourcePolicy",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "StartIncident",
-        method: "POST",
-        path: "/startIncident",
-        status: 200,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "TagResource",
-        method: "POST",
-        path: "/tags/{resourceArn}",
-        status: 204,
-        labels: &[Param {
-            member: "resourceArn",
-            wire: "resourceArn",
-            kind: QueryKind::String,
-        }],
-        query: &[],
-    },
-    Route {
-        operation: "UntagResource",
-        method: "DELETE",
-        path: "/tags/{resourceArn}",
-        status: 204,
-        labels: &[Param {
-            member: "resourceArn",
-            wire: "resourceArn",
-            kind: QueryKind::String,
-        }],
-        query: &[Param {
-            member: "tagKeys",
-            wire: "tagKeys",
-            kind: QueryKind::List,
-        }],
-    },
-    Route {
-        operation: "UpdateDeletionProtection",
-        method: "POST",
-        path: "/updateDeletionProtection",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "UpdateIncidentRecord",
-        method: "POST",
-        path: "/updateIncidentRecord",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "UpdateRelatedItems",
-        method: "POST",
-        path: "/updateRelatedItems",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "UpdateReplicationSet",
-        method: "POST",
-        path: "/updateReplicationSet",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "UpdateResponsePlan",
-        method: "POST",
-        path: "/updateResponsePlan",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
-    Route {
-        operation: "UpdateTimelineEvent",
-        method: "POST",
-        path: "/updateTimelineEvent",
-        status: 204,
-        labels: &[],
-        query: &[],
-    },
+    Route { operation: "BatchGetIncidentFindings", method: "POST", path: "/batchGetIncidentFindings", status: 200, labels: &[], query: &[] },
+    Route { operation: "CreateReplicationSet", method: "POST", path: "/createReplicationSet", status: 201, labels: &[], query: &[] },
+    Route { operation: "CreateResponsePlan", method: "POST", path: "/createResponsePlan", status: 201, labels: &[], query: &[] },
+    Route { operation: "CreateTimelineEvent", method: "POST", path: "/createTimelineEvent", status: 201, labels: &[], query: &[] },
+    Route { operation: "DeleteIncidentRecord", method: "POST", path: "/deleteIncidentRecord", status: 204, labels: &[], query: &[] },
+    Route { operation: "DeleteReplicationSet", method: "POST", path: "/deleteReplicationSet", status: 204, labels: &[], query: &[Param { member: "arn", wire: "arn", kind: QueryKind::String }] },
+    Route { operation: "DeleteResourcePolicy", method: "POST", path: "/deleteResourcePolicy", status: 200, labels: &[], query: &[] },
+    Route { operation: "DeleteResponsePlan", method: "POST", path: "/deleteResponsePlan", status: 204, labels: &[], query: &[] },
+    Route { operation: "DeleteTimelineEvent", method: "POST", path: "/deleteTimelineEvent", status: 204, labels: &[], query: &[] },
+    Route { operation: "GetIncidentRecord", method: "GET", path: "/getIncidentRecord", status: 200, labels: &[], query: &[Param { member: "arn", wire: "arn", kind: QueryKind::String }] },
+    Route { operation: "GetReplicationSet", method: "GET", path: "/getReplicationSet", status: 200, labels: &[], query: &[Param { member: "arn", wire: "arn", kind: QueryKind::String }] },
+    Route { operation: "GetResourcePolicies", method: "POST", path: "/getResourcePolicies", status: 200, labels: &[], query: &[Param { member: "resourceArn", wire: "resourceArn", kind: QueryKind::String }] },
+    Route { operation: "GetResponsePlan", method: "GET", path: "/getResponsePlan", status: 200, labels: &[], query: &[Param { member: "arn", wire: "arn", kind: QueryKind::String }] },
+    Route { operation: "GetTimelineEvent", method: "GET", path: "/getTimelineEvent", status: 200, labels: &[], query: &[Param { member: "eventId", wire: "eventId", kind: QueryKind::String }, Param { member: "incidentRecordArn", wire: "incidentRecordArn", kind: QueryKind::String }] },
+    Route { operation: "ListIncidentFindings", method: "POST", path: "/listIncidentFindings", status: 200, labels: &[], query: &[] },
+    Route { operation: "ListIncidentRecords", method: "POST", path: "/listIncidentRecords", status: 200, labels: &[], query: &[] },
+    Route { operation: "ListRelatedItems", method: "POST", path: "/listRelatedItems", status: 200, labels: &[], query: &[] },
+    Route { operation: "ListReplicationSets", method: "POST", path: "/listReplicationSets", status: 200, labels: &[], query: &[] },
+    Route { operation: "ListResponsePlans", method: "POST", path: "/listResponsePlans", status: 200, labels: &[], query: &[] },
+    Route { operation: "ListTagsForResource", method: "GET", path: "/tags/{resourceArn}", status: 200, labels: &[Param { member: "resourceArn", wire: "resourceArn", kind: QueryKind::String }], query: &[] },
+    Route { operation: "ListTimelineEvents", method: "POST", path: "/listTimelineEvents", status: 200, labels: &[], query: &[] },
+    Route { operation: "PutResourcePolicy", method: "POST", path: "/putResourcePolicy", status: 200, labels: &[], query: &[] },
+    Route { operation: "StartIncident", method: "POST", path: "/startIncident", status: 200, labels: &[], query: &[] },
+    Route { operation: "TagResource", method: "POST", path: "/tags/{resourceArn}", status: 204, labels: &[Param { member: "resourceArn", wire: "resourceArn", kind: QueryKind::String }], query: &[] },
+    Route { operation: "UntagResource", method: "DELETE", path: "/tags/{resourceArn}", status: 204, labels: &[Param { member: "resourceArn", wire: "resourceArn", kind: QueryKind::String }], query: &[Param { member: "tagKeys", wire: "tagKeys", kind: QueryKind::List }] },
+    Route { operation: "UpdateDeletionProtection", method: "POST", path: "/updateDeletionProtection", status: 204, labels: &[], query: &[] },
+    Route { operation: "UpdateIncidentRecord", method: "POST", path: "/updateIncidentRecord", status: 204, labels: &[], query: &[] },
+    Route { operation: "UpdateRelatedItems", method: "POST", path: "/updateRelatedItems", status: 204, labels: &[], query: &[] },
+    Route { operation: "UpdateReplicationSet", method: "POST", path: "/updateReplicationSet", status: 204, labels: &[], query: &[] },
+    Route { operation: "UpdateResponsePlan", method: "POST", path: "/updateResponsePlan", status: 204, labels: &[], query: &[] },
+    Route { operation: "UpdateTimelineEvent", method: "POST", path: "/updateTimelineEvent", status: 204, labels: &[], query: &[] },
 ];

@@ -2,7 +2,9 @@
 //! `cargo run --bin codegen` from `models/`; `runtime.rs` is the small hand-written support
 //! they call into.
 
+#[rustfmt::skip]
 pub mod contacts;
+#[rustfmt::skip]
 pub mod incidents;
 pub mod runtime;
 

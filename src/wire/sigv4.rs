@@ -317,7 +317,7 @@ pub fn precheck(req: &SignedRequest<'_>, exp: &Expectation<'_>) -> Result<AuthHe
     if auth.service != exp.service {
         return Err(SigError::WrongService(exp.service.to_string()));
     }
-    if !exp.regions.iter().any(|r| *r == auth.region) {
+    if !exp.regions.contains(&auth.region) {
         return Err(SigError::WrongRegion);
     }
     if when < exp.now_secs - MAX_SKEW_SECS {

@@ -5,7 +5,7 @@ use super::errors::{conflict, invalid, not_found};
 use super::records::{CHANNEL, CONTACT, ChannelBody, ContactBody, RT_CHANNEL, RT_CONTACT};
 use super::{ContactsService, idempotency, page_size};
 use crate::domain::address::{is_email, is_phone_number};
-use crate::domain::arn::{contacts_arn, new_id};
+use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
 use crate::handlers::paging::{decode_token, page};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
@@ -136,7 +136,7 @@ pub async fn create(
         account: ctx.account_id.clone(),
         id: arn.clone(),
         parent: Some(contact.id.clone()),
-        sort: format!("{now:016}"),
+        sort: creation_sort_key(now),
         body: serde_json::to_string(&body)?,
         created_ms: now,
         updated_ms: now,

@@ -1,0 +1,13 @@
+//! One integration binary: scenarios through real AWS SDK clients, the aws CLI and raw HTTP
+//! against a Klaxon server on 127.0.0.1:0.
+
+mod activation;
+mod channels;
+mod cli;
+mod codegen;
+mod contacts;
+mod helpers;
+mod sigv4;
+mod storage;
+mod tenancy;
+mod wire;
