@@ -137,4 +137,37 @@ pub async fn run(store: &dyn Store, account: &str) {
     );
     assert!(r.get("channel", account, "a").await.unwrap().is_none());
     assert_eq!(r.list(&query(account, "contact")).await.unwrap().len(), 2);
+    drop(r);
+
+    // A read after a committed write sees the write, also when the first read was cached.
+    let mut tx = store.begin().await.unwrap();
+    b.updated_ms = 3;
+    assert!(tx.update(&b).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete("contact", account, "c").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(
+        r.get("contact", account, "b")
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_ms,
+        3
+    );
+    assert!(r.get("contact", account, "c").await.unwrap().is_none());
+    drop(r);
+    tx_dropped_changes_nothing(store, account).await;
+}
+
+async fn tx_dropped_changes_nothing(store: &dyn Store, account: &str) {
+    let mut r = store.read().await.unwrap();
+    let before = r.get("contact", account, "b").await.unwrap();
+    drop(r);
+    let mut tx = store.begin().await.unwrap();
+    tx.delete("contact", account, "b").await.unwrap();
+    drop(tx);
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.get("contact", account, "b").await.unwrap(), before);
 }
