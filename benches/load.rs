@@ -25,6 +25,8 @@ type Http = Client<HttpConnector, Full<Bytes>>;
 #[derive(Clone, Copy)]
 enum Op {
     Healthz,
+    /// Creates the contact that GetContact reads.
+    Seed,
     GetContact,
     CreateContact,
 }
@@ -58,6 +60,10 @@ fn request(addr: &str, op: Op, seq: u64) -> hyper::Request<Full<Bytes>> {
                 .body(Full::new(Bytes::new()))
                 .unwrap();
         }
+        Op::Seed => (
+            "SSMContacts.CreateContact",
+            "{\"Alias\":\"bench\",\"Type\":\"PERSONAL\",\"Plan\":{\"Stages\":[]}}".to_string(),
+        ),
         Op::GetContact => (
             "SSMContacts.GetContact",
             format!("{{\"ContactId\":\"arn:aws:ssm-contacts:us-east-1:{ACCOUNT}:contact/bench\"}}"),
@@ -213,39 +219,7 @@ async fn main() {
     let pid = server.0.id();
     let idle_rss = rss_kb(pid);
 
-    let create =
-        format!("{{\"Alias\":\"bench\",\"Type\":\"PERSONAL\",\"Plan\":{{\"Stages\":[]}}}}");
-    let headers = vec![
-        ("host".to_string(), addr.clone()),
-        (
-            "content-type".to_string(),
-            "application/x-amz-json-1.1".to_string(),
-        ),
-        (
-            "x-amz-target".to_string(),
-            "SSMContacts.CreateContact".to_string(),
-        ),
-    ];
-    let signed = klaxon::wire::sigv4::sign(
-        "POST",
-        "/",
-        "",
-        &headers,
-        create.as_bytes(),
-        KEY,
-        SECRET,
-        "us-east-1",
-        "ssm-contacts",
-        now_secs(),
-    );
-    let mut b = hyper::Request::post(format!("http://{addr}/"));
-    for (n, v) in headers.iter().chain(signed.iter()) {
-        b = b.header(n.as_str(), v.as_str());
-    }
-    let resp = client
-        .request(b.body(Full::new(Bytes::from(create))).unwrap())
-        .await
-        .unwrap();
+    let resp = client.request(request(&addr, Op::Seed, 0)).await.unwrap();
     assert!(resp.status().is_success(), "seed contact created");
 
     println!(

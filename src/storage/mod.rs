@@ -77,6 +77,14 @@ pub trait Store: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
+/// Inserts the record, or replaces it when one with the same id exists.
+pub async fn upsert(tx: &mut dyn Tx, r: &Record) -> Result<()> {
+    match tx.insert(r).await {
+        Err(StoreError::Conflict) => tx.update(r).await.map(|_| ()),
+        other => other,
+    }
+}
+
 /// Opens the store a URL names: `sqlite://PATH` or `postgres://…`; migrations run before it returns.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {

@@ -5,7 +5,7 @@ use super::contact::load;
 use super::records::{POLICY, PolicyBody};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
-use crate::storage::{Record, StoreError};
+use crate::storage::{Record, upsert};
 
 pub async fn put(
     svc: &ContactsService,
@@ -36,12 +36,7 @@ pub async fn put(
         created_ms: now,
         updated_ms: now,
     };
-    match tx.insert(&rec).await {
-        Err(StoreError::Conflict) => {
-            tx.update(&rec).await?;
-        }
-        other => other?,
-    }
+    upsert(tx.as_mut(), &rec).await?;
     tx.commit().await?;
     Ok(PutContactPolicyResult {})
 }

@@ -7,7 +7,7 @@ use super::records::{CONTACT, RT_CONTACT, TAGS, TagsBody};
 use crate::domain::arn::Arn;
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
-use crate::storage::{Reader, Record, StoreError, Tx};
+use crate::storage::{Reader, Record, Tx, upsert};
 
 pub const MAX_TAGS: usize = 50;
 
@@ -86,12 +86,7 @@ pub async fn write(
         created_ms: now,
         updated_ms: now,
     };
-    match tx.insert(&rec).await {
-        Err(StoreError::Conflict) => {
-            tx.update(&rec).await?;
-        }
-        other => other?,
-    }
+    upsert(tx, &rec).await?;
     Ok(())
 }
 
