@@ -9,7 +9,7 @@ use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
 use crate::handlers::paging::{decode_token, page};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
-use crate::storage::{ListQuery, Reader, Record};
+use crate::storage::{ListQuery, Reader, Record, StoreError};
 
 pub async fn load(
     r: &mut dyn Reader,
@@ -131,18 +131,28 @@ pub async fn create(
     } else {
         Some(issue_code(svc, &arn, &mut body, now)?)
     };
-    tx.insert(&Record {
-        kind: CHANNEL.into(),
-        account: ctx.account_id.clone(),
-        id: arn.clone(),
-        parent: Some(contact.id.clone()),
-        sort: creation_sort_key(now),
-        body: serde_json::to_string(&body)?,
-        created_ms: now,
-        updated_ms: now,
-    })
-    .await
-    .map_err(|_| conflict(RT_CHANNEL, &arn, "the contact channel already exists"))?;
+    let inserted = tx
+        .insert(&Record {
+            kind: CHANNEL.into(),
+            account: ctx.account_id.clone(),
+            id: arn.clone(),
+            parent: Some(contact.id.clone()),
+            sort: creation_sort_key(now),
+            body: serde_json::to_string(&body)?,
+            created_ms: now,
+            updated_ms: now,
+        })
+        .await;
+    match inserted {
+        Err(StoreError::Conflict) => {
+            return Err(conflict(
+                RT_CHANNEL,
+                &arn,
+                "the contact channel already exists",
+            ));
+        }
+        other => other?,
+    }
     idempotency::remember(
         tx.as_mut(),
         &ctx.account_id,
