@@ -85,7 +85,7 @@ async fn healthz() -> Response<Body> {
 }
 
 async fn readyz(State(store): State<Arc<dyn Store>>) -> Response<Body> {
-    let mut resp = match store.ping().await {
+    let resp = match store.ping().await {
         Ok(()) => Response::new(Body::from("ready\n")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -94,8 +94,7 @@ async fn readyz(State(store): State<Arc<dyn Store>>) -> Response<Body> {
             r
         }
     };
-    resp = with_request_id(resp);
-    resp
+    with_request_id(resp)
 }
 
 pub fn router(api: Arc<wire::Api>, store: Arc<dyn Store>) -> Router {

@@ -21,10 +21,6 @@ impl LogChannel {
             lock: Mutex::new(()),
         }
     }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
 }
 
 #[async_trait]

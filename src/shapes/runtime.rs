@@ -13,16 +13,6 @@ pub struct Context {
     pub request_id: String,
 }
 
-impl Context {
-    /// The principal ARN recorded as `createdBy` / `lastModifiedBy`.
-    pub fn principal_arn(&self) -> String {
-        format!(
-            "arn:aws:iam::{}:user/{}",
-            self.account_id, self.access_key_id
-        )
-    }
-}
-
 /// An instant on the wire: epoch seconds as a JSON number, fractions kept to the millisecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);

@@ -112,13 +112,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-pub(crate) fn map_insert_error(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Database(e),
-    }
-}
-
 /// The smallest string greater than every string with this prefix, for range scans.
 pub(crate) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")

@@ -1,9 +1,6 @@
 //! PostgreSQL backend for teams that run several Klaxon nodes against one database.
 
-use super::{
-    ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations,
-    prefix_end,
-};
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, prefix_end};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -21,12 +18,6 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        migrate(&pool).await?;
-        Ok(PostgresStore { pool })
-    }
-
-    /// For tests that need a private schema on a shared server.
-    pub async fn open_with_pool(pool: PgPool) -> Result<PostgresStore> {
         migrate(&pool).await?;
         Ok(PostgresStore { pool })
     }
@@ -156,8 +147,7 @@ impl Tx for WriteTx {
             .bind(r.created_ms)
             .bind(r.updated_ms)
             .execute(&mut *self.0)
-            .await
-            .map_err(map_insert_error)?;
+            .await?;
         // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);

@@ -2,10 +2,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
 //! reads use a separate pool and never wait for writers.
 
-use super::{
-    ListQuery, Reader, Record, Result, Store, StoreError, Tx, map_insert_error, migrations,
-    prefix_end,
-};
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, prefix_end};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -179,8 +176,7 @@ impl Tx for WriteTx {
             .bind(r.created_ms)
             .bind(r.updated_ms)
             .execute(&mut *self.0)
-            .await
-            .map_err(map_insert_error)?;
+            .await?;
         // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);

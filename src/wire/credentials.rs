@@ -31,18 +31,6 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    pub fn single(access_key_id: &str, secret: &str, account_id: &str) -> KeyRing {
-        let mut keys = HashMap::new();
-        keys.insert(
-            access_key_id.to_string(),
-            Key {
-                secret: Secret::new(secret),
-                account_id: account_id.to_string(),
-            },
-        );
-        KeyRing { keys }
-    }
-
     pub fn insert(&mut self, access_key_id: &str, key: Key) -> Result<(), CredentialError> {
         if self.keys.insert(access_key_id.to_string(), key).is_some() {
             return Err(CredentialError::Duplicate(access_key_id.to_string()));

@@ -245,3 +245,36 @@ async fn repeated_wrong_codes_lock_activation_but_resends_stay_allowed() {
         .unwrap_err();
     assert_eq!(code(&e), "ServiceQuotaExceededException");
 }
+
+#[tokio::test]
+async fn a_failed_delivery_keeps_the_channel_and_resend_recovers() {
+    let app = spawn().await;
+    let c = app.contacts();
+    let contact = personal(&app, "flaky").await;
+    app.sent.fail_next_sends(true);
+    let ch = channel(&app, &contact, ChannelType::Sms, "+12065550142", false).await;
+    assert_eq!(status(&app, &ch).await, ActivationStatus::NotActivated);
+    let e = c
+        .send_activation_code()
+        .contact_channel_id(&ch)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InternalServerException");
+    assert!(app.sent.sent().is_empty());
+
+    app.sent.fail_next_sends(false);
+    c.send_activation_code()
+        .contact_channel_id(&ch)
+        .send()
+        .await
+        .unwrap();
+    let sent = app.last_code(&ch);
+    c.activate_contact_channel()
+        .contact_channel_id(&ch)
+        .activation_code(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&app, &ch).await, ActivationStatus::Activated);
+}

@@ -2,10 +2,10 @@
 //! given back. Codes expire; repeated wrong codes lock activation for a while so guessing a
 //! million codes is impractical; sending is rate-limited so a channel cannot be spammed.
 
-use super::ContactsService;
 use super::channel::{contact_alias, load};
 use super::errors::{invalid, quota};
 use super::records::{ChannelBody, RT_CHANNEL};
+use super::{ContactsService, save};
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::codes::{code_matches, hash_code, new_code};
 use crate::shapes::Context;
@@ -77,9 +77,7 @@ pub async fn send(
     let mut tx = svc.store.begin().await?;
     let (mut rec, mut b) = load(tx.as_mut(), &ctx, &id).await?;
     let code = issue_code(svc, &rec.id, &mut b, now)?;
-    rec.body = serde_json::to_string(&b)?;
-    rec.updated_ms = now;
-    tx.update(&rec).await?;
+    save(tx.as_mut(), &mut rec, &b, now).await?;
     let alias = contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?;
     tx.commit().await?;
     send_code(svc, &rec.id, &b, &alias, &code, now).await.map_err(|e| {
@@ -124,9 +122,7 @@ pub async fn activate(
                 b.activation.failed_attempts = 0;
                 b.activation.locked_until_ms = now + svc.durations.scaled_ms(cfg.lockout_secs);
             }
-            rec.body = serde_json::to_string(&b)?;
-            rec.updated_ms = now;
-            tx.update(&rec).await?;
+            save(tx.as_mut(), &mut rec, &b, now).await?;
             tx.commit().await?;
             let why = if live.is_some() {
                 "is not the code sent to this channel"
@@ -136,9 +132,7 @@ pub async fn activate(
             return Err(invalid("ActivationCode", why));
         }
     }
-    rec.body = serde_json::to_string(&b)?;
-    rec.updated_ms = now;
-    tx.update(&rec).await?;
+    save(tx.as_mut(), &mut rec, &b, now).await?;
     tx.commit().await?;
     Ok(ActivateContactChannelResult {})
 }
@@ -153,9 +147,7 @@ pub async fn deactivate(
     let mut tx = svc.store.begin().await?;
     let (mut rec, mut b) = load(tx.as_mut(), &ctx, &id).await?;
     b.activated = false;
-    rec.body = serde_json::to_string(&b)?;
-    rec.updated_ms = now;
-    tx.update(&rec).await?;
+    save(tx.as_mut(), &mut rec, &b, now).await?;
     tx.commit().await?;
     Ok(DeactivateContactChannelResult {})
 }

@@ -3,10 +3,10 @@
 use super::activation::{issue_code, send_code};
 use super::errors::{conflict, invalid, not_found};
 use super::records::{CHANNEL, CONTACT, ChannelBody, ContactBody, RT_CHANNEL, RT_CONTACT};
-use super::{ContactsService, idempotency, page_size};
+use super::{ContactsService, idempotency, page_size, resume_after, save};
 use crate::domain::address::{is_email, is_phone_number};
 use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
-use crate::handlers::paging::{decode_token, page};
+use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
 use crate::storage::{ListQuery, Reader, Record, StoreError};
@@ -222,10 +222,11 @@ pub async fn update(
             }
         }
     }
-    rec.body = serde_json::to_string(&b)?;
-    rec.updated_ms = now;
-    tx.update(&rec).await?;
-    let alias = contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?;
+    save(tx.as_mut(), &mut rec, &b, now).await?;
+    let alias = match resend {
+        Some(_) => contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?,
+        None => String::new(),
+    };
     tx.commit().await?;
     if let Some(code) = resend
         && let Err(e) = send_code(svc, &rec.id, &b, &alias, &code, now).await
@@ -270,13 +271,7 @@ pub async fn list(
 ) -> Result<ListContactChannelsResult, Error> {
     let contact_id = input.contact_id.unwrap_or_default();
     let scope = format!("channels:{contact_id}");
-    let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => Some(
-            decode_token(&scope, t)
-                .ok_or_else(|| invalid("NextToken", "is not a token this list returned"))?,
-        ),
-        None => None,
-    };
+    let after = resume_after(&scope, input.next_token.as_deref())?;
     let mut r = svc.store.read().await?;
     if r.get(CONTACT, &ctx.account_id, &contact_id)
         .await?

@@ -4,10 +4,10 @@ use super::errors::{conflict, invalid_fields, not_found};
 use super::records::{
     CHANNEL, CONTACT, ChannelBody, ContactBody, POLICY, RT_CONTACT, TAGS, TagsBody,
 };
-use super::{ContactsService, idempotency, page_size};
+use super::{ContactsService, idempotency, page_size, resume_after, save};
 use crate::domain::arn::contacts_arn;
 use crate::domain::plan::{self, ContactKind, Known, PlanView, StageView, TargetView};
-use crate::handlers::paging::{decode_token, page};
+use crate::handlers::paging::page;
 use crate::shapes::contacts::*;
 use crate::shapes::{Context, FieldError};
 use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
@@ -252,9 +252,7 @@ pub async fn update(
         .await?;
         c.plan = plan;
     }
-    rec.body = serde_json::to_string(&c)?;
-    rec.updated_ms = now;
-    tx.update(&rec).await?;
+    save(tx.as_mut(), &mut rec, &c, now).await?;
     tx.commit().await?;
     Ok(UpdateContactResult {})
 }
@@ -281,12 +279,7 @@ pub async fn list(
     ctx: Context,
     input: ListContactsRequest,
 ) -> Result<ListContactsResult, Error> {
-    let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => Some(decode_token("contacts", t).ok_or_else(|| {
-            super::errors::invalid("NextToken", "is not a token this list returned")
-        })?),
-        None => None,
-    };
+    let after = resume_after("contacts", input.next_token.as_deref())?;
     let q = ListQuery {
         kind: CONTACT.into(),
         account: ctx.account_id.clone(),

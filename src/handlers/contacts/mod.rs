@@ -30,6 +30,29 @@ pub struct ContactsService {
 /// Lists return this many items when the caller gives no (or a zero) MaxResults.
 pub const DEFAULT_PAGE: usize = 100;
 
+/// Writes a changed body back to its record within the caller's transaction.
+pub async fn save<T: serde::Serialize>(
+    tx: &mut dyn crate::storage::Tx,
+    rec: &mut crate::storage::Record,
+    body: &T,
+    now: i64,
+) -> Result<(), Error> {
+    rec.body = serde_json::to_string(body)?;
+    rec.updated_ms = now;
+    tx.update(rec).await?;
+    Ok(())
+}
+
+/// The resume position a NextToken names, or a ValidationException for a foreign token.
+pub fn resume_after(scope: &str, token: Option<&str>) -> Result<Option<(String, String)>, Error> {
+    match token.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => crate::handlers::paging::decode_token(scope, t)
+            .map(Some)
+            .ok_or_else(|| errors::invalid("NextToken", "is not a token this list returned")),
+    }
+}
+
 pub fn page_size(max: Option<i32>) -> usize {
     match max {
         Some(n) if n > 0 => n as usize,
