@@ -2,5 +2,6 @@
 //! or a modeled error out. Handlers never see HTTP.
 
 pub mod contacts;
+pub mod idempotency;
 pub mod incidents;
 pub mod paging;

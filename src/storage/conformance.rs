@@ -96,6 +96,27 @@ pub async fn run(store: &dyn Store, account: &str) {
     let page = r.list(&q).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].sort, "alpine");
+
+    // Descending scans, sort-key bounds, and resumption in the scan's direction.
+    let sorts = |v: Vec<super::Record>| v.into_iter().map(|x| x.sort).collect::<Vec<_>>();
+    let q = ListQuery {
+        descending: true,
+        ..query(account, "contact")
+    };
+    assert_eq!(sorts(r.list(&q).await.unwrap()), ["bravo", "alpine", "alpha"]);
+    let q = ListQuery {
+        descending: true,
+        after: Some(("bravo".into(), "b".into())),
+        limit: 1,
+        ..query(account, "contact")
+    };
+    assert_eq!(sorts(r.list(&q).await.unwrap()), ["alpine"]);
+    let q = ListQuery {
+        sort_min: Some("alpine".into()),
+        sort_max: Some("bravo".into()),
+        ..query(account, "contact")
+    };
+    assert_eq!(sorts(r.list(&q).await.unwrap()), ["alpine"]);
     drop(r);
 
     // A dropped transaction leaves nothing behind.
@@ -159,6 +180,25 @@ pub async fn run(store: &dyn Store, account: &str) {
     assert!(r.get("contact", account, "c").await.unwrap().is_none());
     drop(r);
     tx_dropped_changes_nothing(store, account).await;
+
+    // delete_all clears one kind of one account only.
+    let other = format!("{account}-other");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(&rec(account, "plan", "p1", None, "1")).await.unwrap();
+    tx.insert(&rec(account, "plan", "p2", None, "2")).await.unwrap();
+    tx.insert(&rec(other.as_str(), "plan", "p1", None, "1"))
+        .await
+        .unwrap();
+    assert_eq!(tx.delete_all("plan", account).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert!(r.list(&query(account, "plan")).await.unwrap().is_empty());
+    assert_eq!(r.list(&query(&other, "plan")).await.unwrap().len(), 1);
+    assert_eq!(r.list(&query(account, "contact")).await.unwrap().len(), 1);
+    drop(r);
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_all("plan", other.as_str()).await.unwrap();
+    tx.commit().await.unwrap();
 }
 
 async fn tx_dropped_changes_nothing(store: &dyn Store, account: &str) {

@@ -46,9 +46,68 @@ pub struct ListQuery {
     pub parent: Option<String>,
     /// Only records whose sort key starts with this.
     pub sort_prefix: Option<String>,
-    /// Resume strictly after this (sort, id).
+    /// Only records whose sort key is at least this.
+    pub sort_min: Option<String>,
+    /// Only records whose sort key is below this.
+    pub sort_max: Option<String>,
+    /// Resume strictly after this (sort, id) in the scan's direction.
     pub after: Option<(String, String)>,
+    /// Newest-first lists scan (sort, id) from the top down.
+    pub descending: bool,
     pub limit: i64,
+}
+
+/// The SELECT a ListQuery stands for, with `placeholder(n)` spelling the n-th bind
+/// (`?n` in SQLite, `$n` in Postgres); binds are returned in order, the limit last.
+pub(crate) fn list_sql(
+    columns: &str,
+    q: &ListQuery,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut binds: Vec<String> = vec![q.kind.clone(), q.account.clone()];
+    let mut sql = format!(
+        "SELECT {columns} FROM records WHERE kind = {} AND account = {}",
+        placeholder(1),
+        placeholder(2)
+    );
+    let mut push = |sql: &mut String, clause: &str, values: Vec<String>| {
+        let mut clause = clause.to_string();
+        for v in values {
+            binds.push(v);
+            clause = clause.replacen("{}", &placeholder(binds.len()), 1);
+        }
+        sql.push_str(&clause);
+    };
+    if let Some(p) = &q.parent {
+        push(&mut sql, " AND parent = {}", vec![p.clone()]);
+    }
+    if let Some(p) = q.sort_prefix.as_ref().filter(|p| !p.is_empty()) {
+        push(
+            &mut sql,
+            " AND sort >= {} AND sort < {}",
+            vec![p.clone(), prefix_end(p)],
+        );
+    }
+    if let Some(m) = &q.sort_min {
+        push(&mut sql, " AND sort >= {}", vec![m.clone()]);
+    }
+    if let Some(m) = &q.sort_max {
+        push(&mut sql, " AND sort < {}", vec![m.clone()]);
+    }
+    let (cmp, order) = if q.descending {
+        ("<", "ORDER BY sort DESC, id DESC")
+    } else {
+        (">", "ORDER BY sort, id")
+    };
+    if let Some((s, i)) = &q.after {
+        push(
+            &mut sql,
+            &format!(" AND (sort, id) {cmp} ({{}}, {{}})"),
+            vec![s.clone(), i.clone()],
+        );
+    }
+    sql.push_str(&format!(" {order} LIMIT {}", placeholder(binds.len() + 1)));
+    (sql, binds)
 }
 
 #[async_trait]
@@ -65,6 +124,8 @@ pub trait Tx: Reader {
     async fn update(&mut self, r: &Record) -> Result<bool>;
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool>;
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64>;
+    /// Removes every record of a kind in an account.
+    async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

@@ -2,7 +2,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
 //! reads use a separate pool and never wait for writers.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, prefix_end};
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, list_sql};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -111,27 +111,7 @@ async fn get(
 }
 
 async fn list(c: &mut SqliteConnection, q: &ListQuery) -> Result<Vec<Record>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM records WHERE kind = ?1 AND account = ?2");
-    let mut n = 2;
-    let mut binds: Vec<String> = vec![q.kind.clone(), q.account.clone()];
-    if let Some(p) = &q.parent {
-        n += 1;
-        sql.push_str(&format!(" AND parent = ?{n}"));
-        binds.push(p.clone());
-    }
-    if let Some(p) = q.sort_prefix.as_ref().filter(|p| !p.is_empty()) {
-        sql.push_str(&format!(" AND sort >= ?{} AND sort < ?{}", n + 1, n + 2));
-        n += 2;
-        binds.push(p.clone());
-        binds.push(prefix_end(p));
-    }
-    if let Some((s, i)) = &q.after {
-        sql.push_str(&format!(" AND (sort, id) > (?{}, ?{})", n + 1, n + 2));
-        n += 2;
-        binds.push(s.clone());
-        binds.push(i.clone());
-    }
-    sql.push_str(&format!(" ORDER BY sort, id LIMIT ?{}", n + 1));
+    let (sql, binds) = list_sql(COLUMNS, q, |n| format!("?{n}"));
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in binds {
         query = query.bind(b);
@@ -216,6 +196,15 @@ impl Tx for WriteTx {
                 .bind(parent)
                 .execute(&mut *self.0)
                 .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2")
+            .bind(kind)
+            .bind(account)
+            .execute(&mut *self.0)
+            .await?;
         Ok(done.rows_affected())
     }
 

@@ -286,6 +286,7 @@ pub async fn list(
         sort_prefix: None,
         after,
         limit: 0,
+        ..Default::default()
     };
     let p = page(r.as_mut(), q, &scope, page_size(input.max_results), |rec| {
         let b: ChannelBody = serde_json::from_str(&rec.body).ok()?;

@@ -287,6 +287,7 @@ pub async fn list(
         sort_prefix: input.alias_prefix.clone(),
         after,
         limit: 0,
+        ..Default::default()
     };
     let wanted = input.r#type.clone();
     let mut r = svc.store.read().await?;

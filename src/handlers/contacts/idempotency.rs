@@ -1,21 +1,11 @@
-//! IdempotencyToken replay: the same token with the same request returns the first result;
-//! the same token with a different request is a conflict. Tokens are kept for 8 hours.
+//! IdempotencyToken replay for contacts operations, on the shared client-token store.
 
 use super::errors::conflict;
-use super::records::{IDEMPOTENCY, IdempotencyBody};
+use crate::handlers::idempotency::{self as shared, Replay};
 use crate::shapes::contacts::Error;
-use crate::storage::{Record, Tx};
-use serde::Serialize;
+use crate::storage::Tx;
 
-pub const RETENTION_MS: i64 = 8 * 3600 * 1000;
-
-pub fn fingerprint<T: Serialize>(input: &T) -> String {
-    crate::domain::codes::hash_code("request", &serde_json::to_string(input).unwrap_or_default())
-}
-
-fn id(operation: &str, token: &str) -> String {
-    format!("{operation}/{token}")
-}
+pub use shared::fingerprint;
 
 /// The earlier result for this token, if a live one exists.
 pub async fn replay(
@@ -26,25 +16,15 @@ pub async fn replay(
     fingerprint: &str,
     now_ms: i64,
 ) -> Result<Option<String>, Error> {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let Some(rec) = tx.get(IDEMPOTENCY, account, &id(operation, token)).await? else {
-        return Ok(None);
-    };
-    if rec.created_ms + RETENTION_MS < now_ms {
-        tx.delete(IDEMPOTENCY, account, &rec.id).await?;
-        return Ok(None);
-    }
-    let body: IdempotencyBody = serde_json::from_str(&rec.body)?;
-    if body.fingerprint != fingerprint {
-        return Err(conflict(
+    match shared::lookup::<Error>(tx, account, operation, token, fingerprint, now_ms).await? {
+        Replay::Fresh => Ok(None),
+        Replay::Same(result) => Ok(Some(result)),
+        Replay::Mismatch => Err(conflict(
             "IDEMPOTENCY_TOKEN",
-            token,
+            token.unwrap_or_default(),
             "IdempotencyToken was already used with different parameters",
-        ));
+        )),
     }
-    Ok(Some(body.result))
 }
 
 pub async fn remember(
@@ -56,23 +36,5 @@ pub async fn remember(
     result: &str,
     now_ms: i64,
 ) -> Result<(), Error> {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok(());
-    };
-    let body = IdempotencyBody {
-        fingerprint: fingerprint.to_string(),
-        result: result.to_string(),
-    };
-    tx.insert(&Record {
-        kind: IDEMPOTENCY.into(),
-        account: account.into(),
-        id: id(operation, token),
-        parent: None,
-        sort: format!("{now_ms:016}"),
-        body: serde_json::to_string(&body)?,
-        created_ms: now_ms,
-        updated_ms: now_ms,
-    })
-    .await?;
-    Ok(())
+    shared::remember(tx, account, operation, token, fingerprint, result, now_ms).await
 }

@@ -8,7 +8,6 @@ pub const CONTACT: &str = "contact";
 pub const CHANNEL: &str = "contact-channel";
 pub const POLICY: &str = "contact-policy";
 pub const TAGS: &str = "tags";
-pub const IDEMPOTENCY: &str = "idempotency";
 
 /// Resource types named in ResourceNotFound / Conflict errors.
 pub const RT_CONTACT: &str = "CONTACT";
@@ -51,10 +50,4 @@ pub struct PolicyBody {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TagsBody {
     pub tags: Vec<Tag>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdempotencyBody {
-    pub fingerprint: String,
-    pub result: String,
 }
