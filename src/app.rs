@@ -131,7 +131,11 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
             durations,
             activation: config.activation.clone(),
         },
-        incidents: IncidentsService,
+        incidents: IncidentsService {
+            store: store.clone(),
+            clock: opts.clock.clone(),
+            durations,
+        },
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -103,7 +103,10 @@ pub async fn run(store: &dyn Store, account: &str) {
         descending: true,
         ..query(account, "contact")
     };
-    assert_eq!(sorts(r.list(&q).await.unwrap()), ["bravo", "alpine", "alpha"]);
+    assert_eq!(
+        sorts(r.list(&q).await.unwrap()),
+        ["bravo", "alpine", "alpha"]
+    );
     let q = ListQuery {
         descending: true,
         after: Some(("bravo".into(), "b".into())),
@@ -184,8 +187,12 @@ pub async fn run(store: &dyn Store, account: &str) {
     // delete_all clears one kind of one account only.
     let other = format!("{account}-other");
     let mut tx = store.begin().await.unwrap();
-    tx.insert(&rec(account, "plan", "p1", None, "1")).await.unwrap();
-    tx.insert(&rec(account, "plan", "p2", None, "2")).await.unwrap();
+    tx.insert(&rec(account, "plan", "p1", None, "1"))
+        .await
+        .unwrap();
+    tx.insert(&rec(account, "plan", "p2", None, "2"))
+        .await
+        .unwrap();
     tx.insert(&rec(other.as_str(), "plan", "p1", None, "1"))
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 //! PostgreSQL backend for teams that run several Klaxon nodes against one database.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, list_sql};
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, list_sql, migrations};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};

@@ -2,7 +2,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
 //! reads use a separate pool and never wait for writers.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, migrations, list_sql};
+use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, list_sql, migrations};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
