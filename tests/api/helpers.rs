@@ -112,11 +112,15 @@ impl TestApp {
     }
 
     pub fn incidents(&self) -> aws_sdk_ssmincidents::Client {
+        self.incidents_as(KEY, SECRET)
+    }
+
+    pub fn incidents_as(&self, key: &str, secret: &str) -> aws_sdk_ssmincidents::Client {
         let conf = aws_sdk_ssmincidents::Config::builder()
             .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
             .region(aws_sdk_ssmincidents::config::Region::new(REGION))
             .credentials_provider(aws_sdk_ssmincidents::config::Credentials::new(
-                KEY, SECRET, None, None, "test",
+                key, secret, None, None, "test",
             ))
             .endpoint_url(self.url())
             .http_client(aws_smithy_http_client::Builder::new().build_http())

@@ -160,31 +160,8 @@ async fn malformed_requests_get_a_400_in_the_aws_shape() {
 }
 
 #[tokio::test]
-async fn incidents_routes_answer_not_implemented_in_the_rest_json_shape() {
+async fn incidents_routes_answer_in_the_rest_json_error_shape() {
     let app = spawn().await;
-    let inc = Some(("ssm-incidents", SECRET, REGION, now_secs()));
-    let r = raw(
-        &app,
-        "POST",
-        "/listResponsePlans",
-        &[("content-type", "application/json")],
-        b"{}",
-        inc,
-    )
-    .await;
-    assert_eq!(r.status, 501);
-    assert_eq!(
-        r.header("x-amzn-errortype"),
-        Some("NotImplementedException")
-    );
-    assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("ListResponsePlans")
-    );
-    assert!(r.body.get("__type").is_none());
-
     let arn = "arn%3Aaws%3Assm-incidents%3A%3A111122223333%3Aresponse-plan%2Frp";
     let r = raw(
         &app,
@@ -196,10 +173,15 @@ async fn incidents_routes_answer_not_implemented_in_the_rest_json_shape() {
     )
     .await;
     assert_eq!(
-        r.header("x-amzn-errortype"),
-        Some("NotImplementedException"),
+        (r.status, r.header("x-amzn-errortype")),
+        (404, Some("ResourceNotFoundException")),
         "the encoded label routes to UntagResource"
     );
+    assert_eq!(
+        r.body["resourceIdentifier"],
+        "arn:aws:ssm-incidents::111122223333:response-plan/rp"
+    );
+    assert!(r.body.get("__type").is_none());
     let r = raw(
         &app,
         "POST",
@@ -238,7 +220,7 @@ async fn incidents_routes_answer_not_implemented_in_the_rest_json_shape() {
         .unwrap_err();
     assert_eq!(
         aws_sdk_ssmincidents::error::ProvideErrorMetadata::code(&e),
-        Some("NotImplementedException")
+        Some("ResourceNotFoundException")
     );
 }
 

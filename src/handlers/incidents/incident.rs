@@ -172,16 +172,8 @@ pub async fn start(
         && let Some((_, existing)) = open_duplicate(tx.as_mut(), &ctx, d).await?
     {
         let arn = merge(tx.as_mut(), &ctx, &input, &existing, &source, now).await?;
-        idempotency::remember::<Error>(
-            tx.as_mut(),
-            &ctx.account_id,
-            op,
-            token,
-            &fp,
-            &arn,
-            now,
-        )
-        .await?;
+        idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, &arn, now)
+            .await?;
         tx.commit().await?;
         return Ok(StartIncidentOutput {
             incident_record_arn: Some(arn),
