@@ -2,16 +2,18 @@
 //! while OPEN, updated, resolved and deleted. Every change that matters to responders also
 //! lands on the incident's timeline.
 
-use super::errors::{invalid, not_found, token_reused};
+use super::errors::{invalid, not_found};
 use super::filters::{self, Form};
 use super::records::{DEDUPE, DedupeBody, EVENT, INCIDENT, IncidentBody, PlanBody, RELATED, TAGS};
 use super::related::{add, check_distinct};
 use super::replication::require_active;
 use super::timeline::{CREATED, UPDATED, automatic, update_data};
-use super::{DEFAULT_PAGE, IncidentsService, page_size, plan, principal, resume_after, save, tags};
+use super::{
+    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, plan, principal, resume_after, save,
+    tags,
+};
 use super::{plan::chat_channel, time_key};
 use crate::domain::arn::{Arn, incidents_arn, new_id};
-use crate::handlers::idempotency::{self, Replay};
 use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
@@ -146,19 +148,19 @@ pub async fn start(
     let related = input.related_items.clone().unwrap_or_default();
     check_distinct("relatedItems", &related)?;
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let op = "StartIncident";
+    let guard = ClientToken::new(
+        &ctx,
+        "StartIncident",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
     require_active(tx.as_mut(), &ctx, now).await?;
-    match idempotency::lookup::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, now).await? {
-        Replay::Same(arn) => {
-            return Ok(StartIncidentOutput {
-                incident_record_arn: Some(arn),
-            });
-        }
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if let Some(arn) = guard.replayed(tx.as_mut()).await? {
+        return Ok(StartIncidentOutput {
+            incident_record_arn: Some(arn),
+        });
     }
     let (_, p): (_, PlanBody) = plan::load(tx.as_mut(), &ctx, &plan_arn).await?;
     let template = p.incident_template.clone().unwrap_or_default();
@@ -172,8 +174,7 @@ pub async fn start(
         && let Some((_, existing)) = open_duplicate(tx.as_mut(), &ctx, d).await?
     {
         let arn = merge(tx.as_mut(), &ctx, &input, &existing, &source, now).await?;
-        idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, &arn, now)
-            .await?;
+        guard.remember(tx.as_mut(), &arn).await?;
         tx.commit().await?;
         return Ok(StartIncidentOutput {
             incident_record_arn: Some(arn),
@@ -244,7 +245,7 @@ pub async fn start(
     data["impact"] = json!(body.record.impact);
     data["responsePlanArn"] = json!(plan_arn);
     automatic(tx.as_mut(), &ctx, &arn, CREATED, data, now).await?;
-    idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, &arn, now).await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     Ok(StartIncidentOutput {
         incident_record_arn: Some(arn),
@@ -332,14 +333,16 @@ pub async fn update(
 ) -> Result<UpdateIncidentRecordOutput, Error> {
     let arn = input.arn.clone().unwrap_or_default();
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let op = "UpdateIncidentRecord";
+    let guard = ClientToken::new(
+        &ctx,
+        "UpdateIncidentRecord",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
-    match idempotency::lookup::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, now).await? {
-        Replay::Same(_) => return Ok(UpdateIncidentRecordOutput {}),
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if guard.replayed(tx.as_mut()).await?.is_some() {
+        return Ok(UpdateIncidentRecordOutput {});
     }
     let (mut rec, mut body) = load(tx.as_mut(), &ctx, &arn).await?;
     let old = body.record.clone();
@@ -404,7 +407,7 @@ pub async fn update(
         let data = update_data(&ctx, &title, changes);
         automatic(tx.as_mut(), &ctx, &arn, UPDATED, data, now).await?;
     }
-    idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, "", now).await?;
+    guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateIncidentRecordOutput {})
 }

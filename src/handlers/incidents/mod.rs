@@ -318,3 +318,56 @@ impl Api for IncidentsService {
         timeline::update(self, ctx, input).await
     }
 }
+
+/// The clientToken of one mutating call: an earlier call with the same token and input is
+/// answered with its result; the same token with other input is a conflict.
+pub struct ClientToken {
+    operation: &'static str,
+    token: Option<String>,
+    fingerprint: String,
+    account: String,
+    now: i64,
+}
+
+impl ClientToken {
+    pub fn new<T: serde::Serialize>(
+        ctx: &Context,
+        operation: &'static str,
+        token: Option<&str>,
+        input: &T,
+        now: i64,
+    ) -> Self {
+        ClientToken {
+            operation,
+            token: token.map(str::to_string),
+            fingerprint: crate::handlers::idempotency::fingerprint(input),
+            account: ctx.account_id.clone(),
+            now,
+        }
+    }
+
+    /// The result the first call with this token returned, if there was one.
+    pub async fn replayed(&self, tx: &mut dyn Tx) -> Result<Option<String>, Error> {
+        use crate::handlers::idempotency::{Replay, lookup};
+        let (op, token) = (self.operation, self.token.as_deref());
+        match lookup::<Error>(tx, &self.account, op, token, &self.fingerprint, self.now).await? {
+            Replay::Fresh => Ok(None),
+            Replay::Same(result) => Ok(Some(result)),
+            Replay::Mismatch => Err(errors::token_reused()),
+        }
+    }
+
+    pub async fn remember(&self, tx: &mut dyn Tx, result: &str) -> Result<(), Error> {
+        let (op, token) = (self.operation, self.token.as_deref());
+        crate::handlers::idempotency::remember::<Error>(
+            tx,
+            &self.account,
+            op,
+            token,
+            &self.fingerprint,
+            result,
+            self.now,
+        )
+        .await
+    }
+}

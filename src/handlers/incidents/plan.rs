@@ -2,13 +2,12 @@
 //! integrations an incident starts from. Actions and integrations are stored and returned as
 //! given; Klaxon does not run SSM automation or call PagerDuty.
 
-use super::errors::{conflict, invalid, not_found, token_reused};
+use super::errors::{conflict, invalid, not_found};
 use super::records::{POLICY, PlanBody, RESPONSE_PLAN, TAGS};
 use super::replication::require_active;
-use super::{DEFAULT_PAGE, IncidentsService, page_size, resume_after, save, tags};
+use super::{ClientToken, DEFAULT_PAGE, IncidentsService, page_size, resume_after, save, tags};
 use crate::domain::arn::{Arn, incidents_arn};
 use crate::handlers::contacts::records::CONTACT;
-use crate::handlers::idempotency::{self, Replay};
 use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
@@ -58,23 +57,17 @@ pub async fn create(
     let now = svc.clock.now_ms();
     let name = input.name.clone().unwrap_or_default();
     let arn = incidents_arn(&ctx.account_id, "response-plan", &name);
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
+    let guard = ClientToken::new(
+        &ctx,
+        "CreateResponsePlan",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
     require_active(tx.as_mut(), &ctx, now).await?;
-    match idempotency::lookup::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateResponsePlan",
-        token,
-        &fp,
-        now,
-    )
-    .await?
-    {
-        Replay::Same(arn) => return Ok(CreateResponsePlanOutput { arn: Some(arn) }),
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if let Some(arn) = guard.replayed(tx.as_mut()).await? {
+        return Ok(CreateResponsePlanOutput { arn: Some(arn) });
     }
     let engagements = input.engagements.clone().unwrap_or_default();
     check_engagements(tx.as_mut(), &ctx, &engagements).await?;
@@ -112,16 +105,7 @@ pub async fn create(
     if let Some(t) = input.tags.clone().filter(|t| !t.is_empty()) {
         tags::write(tx.as_mut(), &ctx, &arn, ResourceType::ResponsePlan, t, now).await?;
     }
-    idempotency::remember::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateResponsePlan",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     Ok(CreateResponsePlanOutput { arn: Some(arn) })
 }
@@ -177,22 +161,16 @@ pub async fn update(
 ) -> Result<UpdateResponsePlanOutput, Error> {
     let arn = input.arn.clone().unwrap_or_default();
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let mut tx = svc.store.begin().await?;
-    match idempotency::lookup::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = ClientToken::new(
+        &ctx,
         "UpdateResponsePlan",
-        token,
-        &fp,
+        input.client_token.as_deref(),
+        &input,
         now,
-    )
-    .await?
-    {
-        Replay::Same(_) => return Ok(UpdateResponsePlanOutput {}),
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    );
+    let mut tx = svc.store.begin().await?;
+    if guard.replayed(tx.as_mut()).await?.is_some() {
+        return Ok(UpdateResponsePlanOutput {});
     }
     let (mut rec, mut b) = load(tx.as_mut(), &ctx, &arn).await?;
     let i = input.clone();
@@ -232,16 +210,7 @@ pub async fn update(
         t.incident_tags = Some(tags).filter(|m| !m.is_empty());
     }
     save(tx.as_mut(), &mut rec, &b, now).await?;
-    idempotency::remember::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
-        "UpdateResponsePlan",
-        token,
-        &fp,
-        "",
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateResponsePlanOutput {})
 }

@@ -1,12 +1,11 @@
 //! Related items of an incident. An item's `generatedId` is derived from its identifier
 //! (type and value), so adding the same item twice is recognised and rejected.
 
-use super::errors::{conflict, invalid, not_found, token_reused};
+use super::errors::{conflict, invalid, not_found};
 use super::records::{INCIDENT, IncidentBody, RELATED};
 use super::timeline::{UPDATED, automatic, update_data};
-use super::{DEFAULT_PAGE, IncidentsService, page_size, resume_after};
+use super::{ClientToken, DEFAULT_PAGE, IncidentsService, page_size, resume_after};
 use crate::domain::arn::creation_sort_key;
-use crate::handlers::idempotency::{self, Replay};
 use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
@@ -86,14 +85,16 @@ pub async fn update(
 ) -> Result<UpdateRelatedItemsOutput, Error> {
     let incident = input.incident_record_arn.clone().unwrap_or_default();
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let op = "UpdateRelatedItems";
+    let guard = ClientToken::new(
+        &ctx,
+        "UpdateRelatedItems",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
-    match idempotency::lookup::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, now).await? {
-        Replay::Same(_) => return Ok(UpdateRelatedItemsOutput {}),
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if guard.replayed(tx.as_mut()).await?.is_some() {
+        return Ok(UpdateRelatedItemsOutput {});
     }
     let rec = tx
         .get(INCIDENT, &ctx.account_id, &incident)
@@ -124,7 +125,7 @@ pub async fn update(
     }
     let data = update_data(&ctx, &title, vec![("relatedItems", Value::Null, change)]);
     automatic(tx.as_mut(), &ctx, &incident, UPDATED, data, now).await?;
-    idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, "", now).await?;
+    guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateRelatedItemsOutput {})
 }

@@ -4,9 +4,10 @@
 
 use super::errors::{conflict, invalid, not_found};
 use super::records::{ALL_KINDS, REPLICATION_SET, RegionBody, ReplicationSetBody};
-use super::{DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, tags};
+use super::{
+    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, tags,
+};
 use crate::domain::arn::{incidents_arn, new_id};
-use crate::handlers::idempotency::{self, Replay};
 use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
@@ -117,22 +118,16 @@ pub async fn create(
         )));
     }
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let mut tx = svc.store.begin().await?;
-    match idempotency::lookup::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = ClientToken::new(
+        &ctx,
         "CreateReplicationSet",
-        token,
-        &fp,
+        input.client_token.as_deref(),
+        &input,
         now,
-    )
-    .await?
-    {
-        Replay::Same(arn) => return Ok(CreateReplicationSetOutput { arn: Some(arn) }),
-        Replay::Mismatch => return Err(super::errors::token_reused()),
-        Replay::Fresh => {}
+    );
+    let mut tx = svc.store.begin().await?;
+    if let Some(arn) = guard.replayed(tx.as_mut()).await? {
+        return Ok(CreateReplicationSetOutput { arn: Some(arn) });
     }
     if let Some(existing) = current(tx.as_mut(), &ctx).await? {
         return Err(conflict(
@@ -186,16 +181,7 @@ pub async fn create(
         )
         .await?;
     }
-    idempotency::remember::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateReplicationSet",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     Ok(CreateReplicationSetOutput { arn: Some(arn) })
 }
@@ -292,22 +278,16 @@ pub async fn update(
 ) -> Result<UpdateReplicationSetOutput, Error> {
     let arn = input.arn.clone().unwrap_or_default();
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
-    let mut tx = svc.store.begin().await?;
-    match idempotency::lookup::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = ClientToken::new(
+        &ctx,
         "UpdateReplicationSet",
-        token,
-        &fp,
+        input.client_token.as_deref(),
+        &input,
         now,
-    )
-    .await?
-    {
-        Replay::Same(_) => return Ok(UpdateReplicationSetOutput {}),
-        Replay::Mismatch => return Err(super::errors::token_reused()),
-        Replay::Fresh => {}
+    );
+    let mut tx = svc.store.begin().await?;
+    if guard.replayed(tx.as_mut()).await?.is_some() {
+        return Ok(UpdateReplicationSetOutput {});
     }
     let (mut rec, mut body) = load(tx.as_mut(), &ctx, &arn, now).await?;
     if body.status != ACTIVE {
@@ -329,16 +309,7 @@ pub async fn update(
     body.last_modified_by = principal(&ctx);
     body.last_modified_ms = now;
     save(tx.as_mut(), &mut rec, &body, now).await?;
-    idempotency::remember::<Error>(
-        tx.as_mut(),
-        &ctx.account_id,
-        "UpdateReplicationSet",
-        token,
-        &fp,
-        "",
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateReplicationSetOutput {})
 }

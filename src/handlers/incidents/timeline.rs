@@ -1,12 +1,13 @@
 //! Timeline events of an incident: the ones Klaxon writes itself (creation, changes of
 //! status, impact and title, related items) and the caller's `Custom Event` and `Note`.
 
-use super::errors::{invalid, not_found, token_reused};
+use super::errors::{invalid, not_found};
 use super::filters::{self, Form};
 use super::records::{EVENT, EventBody, INCIDENT};
-use super::{DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, time_key};
+use super::{
+    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, time_key,
+};
 use crate::domain::arn::new_id;
-use crate::handlers::idempotency::{self, Replay};
 use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
@@ -135,19 +136,19 @@ pub async fn create(
     check_type("eventType", input.event_type.as_deref().unwrap_or_default())?;
     check_time(input.event_time.unwrap_or_default())?;
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
+    let guard = ClientToken::new(
+        &ctx,
+        "CreateTimelineEvent",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
-    let op = "CreateTimelineEvent";
-    match idempotency::lookup::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, now).await? {
-        Replay::Same(id) => {
-            return Ok(CreateTimelineEventOutput {
-                event_id: Some(id),
-                incident_record_arn: Some(incident),
-            });
-        }
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if let Some(id) = guard.replayed(tx.as_mut()).await? {
+        return Ok(CreateTimelineEventOutput {
+            event_id: Some(id),
+            incident_record_arn: Some(incident),
+        });
     }
     incident_exists(tx.as_mut(), &ctx, &incident).await?;
     let event = TimelineEvent {
@@ -158,7 +159,7 @@ pub async fn create(
         ..Default::default()
     };
     let id = record(tx.as_mut(), &ctx, &incident, event, false, now).await?;
-    idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, &id, now).await?;
+    guard.remember(tx.as_mut(), &id).await?;
     tx.commit().await?;
     Ok(CreateTimelineEventOutput {
         event_id: Some(id),
@@ -196,14 +197,16 @@ pub async fn update(
         check_time(t)?;
     }
     let now = svc.clock.now_ms();
-    let fp = idempotency::fingerprint(&input);
-    let token = input.client_token.as_deref();
+    let guard = ClientToken::new(
+        &ctx,
+        "UpdateTimelineEvent",
+        input.client_token.as_deref(),
+        &input,
+        now,
+    );
     let mut tx = svc.store.begin().await?;
-    let op = "UpdateTimelineEvent";
-    match idempotency::lookup::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, now).await? {
-        Replay::Same(_) => return Ok(UpdateTimelineEventOutput {}),
-        Replay::Mismatch => return Err(token_reused()),
-        Replay::Fresh => {}
+    if guard.replayed(tx.as_mut()).await?.is_some() {
+        return Ok(UpdateTimelineEventOutput {});
     }
     let (mut rec, mut body) = load(tx.as_mut(), &ctx, &incident, &id)
         .await?
@@ -230,7 +233,7 @@ pub async fn update(
     }
     e.event_updated_time = Some(Timestamp::from_millis(now));
     save(tx.as_mut(), &mut rec, &body, now).await?;
-    idempotency::remember::<Error>(tx.as_mut(), &ctx.account_id, op, token, &fp, "", now).await?;
+    guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateTimelineEventOutput {})
 }
