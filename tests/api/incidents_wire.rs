@@ -669,3 +669,75 @@ async fn incidents_work_on_postgres_too() {
         drop_database(&url, &name).await;
     }
 }
+
+/// Eight starts at once on a plan with a dedupe string: all answer with one incident.
+async fn concurrent_starts_make_one_incident(app: &TestApp) {
+    let c = app.incidents();
+    ready(app).await;
+    let template = aws_sdk_ssmincidents::types::IncidentTemplate::builder()
+        .title("db down")
+        .impact(1)
+        .dedupe_string("db-primary")
+        .build()
+        .unwrap();
+    let p = c
+        .create_response_plan()
+        .name("race")
+        .incident_template(template)
+        .send()
+        .await
+        .unwrap()
+        .arn;
+    let starts: Vec<_> = (0..8)
+        .map(|i| {
+            let (c, p) = (c.clone(), p.clone());
+            tokio::spawn(async move {
+                c.start_incident()
+                    .response_plan_arn(p)
+                    .title(format!("alarm {i}"))
+                    .send()
+                    .await
+                    .map(|o| o.incident_record_arn)
+            })
+        })
+        .collect();
+    let mut arns = std::collections::HashSet::new();
+    for s in starts {
+        arns.insert(s.await.unwrap().expect("every start succeeds"));
+    }
+    assert_eq!(
+        arns.len(),
+        1,
+        "one incident for one dedupe string: {arns:?}"
+    );
+    let listed = c
+        .list_incident_records()
+        .send()
+        .await
+        .unwrap()
+        .incident_record_summaries;
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_with_one_dedupe_string_make_one_incident_on_sqlite() {
+    concurrent_starts_make_one_incident(&spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_with_one_dedupe_string_make_one_incident_on_postgres() {
+    let Some(url) = crate::storage::postgres_url().await else {
+        return;
+    };
+    let Some((fresh, name)) = fresh_database(&url).await else {
+        panic!("this test needs a scratch database on {url}");
+    };
+    let app = spawn_with(Setup {
+        database_url: Some(fresh),
+        ..Setup::default()
+    })
+    .await;
+    concurrent_starts_make_one_incident(&app).await;
+    drop(app);
+    drop_database(&url, &name).await;
+}

@@ -69,6 +69,17 @@ pub fn internal() -> Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
+        // Handlers catch the duplicates they expect; one that reaches here is a concurrent
+        // request that wrote the same key first (e.g. the same clientToken), so retrying is
+        // the answer.
+        if matches!(e, StoreError::Conflict) {
+            return conflict(
+                None,
+                "",
+                "a concurrent request changed the same resource; retry",
+                None,
+            );
+        }
         tracing::error!(error = %e, "storage failure in an incidents operation");
         internal()
     }

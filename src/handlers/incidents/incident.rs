@@ -17,7 +17,7 @@ use crate::domain::arn::{Arn, incidents_arn, new_id};
 use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
-use crate::storage::{ListQuery, Reader, Record, Tx, upsert};
+use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
 use serde_json::{Value, json};
 
 /// The source of an incident started by hand rather than by a trigger.
@@ -57,31 +57,39 @@ async fn open_duplicate(
     Ok(open.then_some((rec, body)))
 }
 
+/// Points the dedupe string at this incident. False when a concurrent start indexed the
+/// string first: that transaction's incident is the one to merge into.
 async fn index_dedupe(
     tx: &mut dyn Tx,
     ctx: &Context,
     dedupe: &str,
     arn: &str,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let body = DedupeBody {
         incident_arn: arn.to_string(),
     };
-    upsert(
-        tx,
-        &Record {
-            kind: DEDUPE.into(),
-            account: ctx.account_id.clone(),
-            id: dedupe.to_string(),
-            parent: Some(arn.to_string()),
-            sort: dedupe.to_string(),
-            body: serde_json::to_string(&body)?,
-            created_ms: now,
-            updated_ms: now,
-        },
-    )
-    .await?;
-    Ok(())
+    let rec = Record {
+        kind: DEDUPE.into(),
+        account: ctx.account_id.clone(),
+        id: dedupe.to_string(),
+        parent: Some(arn.to_string()),
+        sort: dedupe.to_string(),
+        body: serde_json::to_string(&body)?,
+        created_ms: now,
+        updated_ms: now,
+    };
+    // A stale entry (its incident resolved or gone) is replaced; a missing one is inserted, so
+    // two concurrent starts meet on the primary key instead of both creating an incident.
+    if tx.get(DEDUPE, &ctx.account_id, dedupe).await?.is_some() {
+        tx.update(&rec).await?;
+        return Ok(true);
+    }
+    match tx.insert(&rec).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Removes the dedupe index entry when it points at this incident.
@@ -139,30 +147,52 @@ async fn merge(
     Ok(arn)
 }
 
+/// Attempts at a start that lost a dedupe race; the next attempt merges into the winner.
+const START_ATTEMPTS: usize = 3;
+
 pub async fn start(
     svc: &IncidentsService,
     ctx: Context,
     input: StartIncidentInput,
 ) -> Result<StartIncidentOutput, Error> {
+    for _ in 0..START_ATTEMPTS {
+        if let Some(out) = start_once(svc, &ctx, &input).await? {
+            return Ok(out);
+        }
+    }
+    Err(super::errors::conflict(
+        Some(ResourceType::IncidentRecord),
+        input.response_plan_arn.as_deref().unwrap_or_default(),
+        "concurrent starts with the same dedupe string; retry",
+        Some(svc.clock.now_ms() + 100),
+    ))
+}
+
+/// One transaction of StartIncident; None when it lost a dedupe race and was rolled back.
+async fn start_once(
+    svc: &IncidentsService,
+    ctx: &Context,
+    input: &StartIncidentInput,
+) -> Result<Option<StartIncidentOutput>, Error> {
     let plan_arn = input.response_plan_arn.clone().unwrap_or_default();
     let related = input.related_items.clone().unwrap_or_default();
     check_distinct("relatedItems", &related)?;
     let now = svc.clock.now_ms();
     let guard = ClientToken::new(
-        &ctx,
+        ctx,
         "StartIncident",
         input.client_token.as_deref(),
-        &input,
+        input,
         now,
     );
     let mut tx = svc.store.begin().await?;
-    require_active(tx.as_mut(), &ctx, now).await?;
+    require_active(tx.as_mut(), ctx, now).await?;
     if let Some(arn) = guard.replayed(tx.as_mut()).await? {
-        return Ok(StartIncidentOutput {
+        return Ok(Some(StartIncidentOutput {
             incident_record_arn: Some(arn),
-        });
+        }));
     }
-    let (_, p): (_, PlanBody) = plan::load(tx.as_mut(), &ctx, &plan_arn).await?;
+    let (_, p): (_, PlanBody) = plan::load(tx.as_mut(), ctx, &plan_arn).await?;
     let template = p.incident_template.clone().unwrap_or_default();
     let trigger = input.trigger_details.clone();
     let source = trigger
@@ -171,14 +201,14 @@ pub async fn start(
         .unwrap_or_else(|| MANUAL_SOURCE.to_string());
     let dedupe = template.dedupe_string.clone().filter(|d| !d.is_empty());
     if let Some(d) = &dedupe
-        && let Some((_, existing)) = open_duplicate(tx.as_mut(), &ctx, d).await?
+        && let Some((_, existing)) = open_duplicate(tx.as_mut(), ctx, d).await?
     {
-        let arn = merge(tx.as_mut(), &ctx, &input, &existing, &source, now).await?;
+        let arn = merge(tx.as_mut(), ctx, input, &existing, &source, now).await?;
         guard.remember(tx.as_mut(), &arn).await?;
         tx.commit().await?;
-        return Ok(StartIncidentOutput {
+        return Ok(Some(StartIncidentOutput {
             incident_record_arn: Some(arn),
-        });
+        }));
     }
     let plan_name = p.name.clone().unwrap_or_default();
     let arn = incidents_arn(
@@ -194,12 +224,12 @@ pub async fn start(
         dedupe_string: Some(dedupe.clone().unwrap_or_else(new_id)),
         impact: input.impact.or(template.impact),
         incident_record_source: Some(IncidentRecordSource {
-            created_by: Some(principal(&ctx)),
+            created_by: Some(principal(ctx)),
             invoked_by: None,
             resource_arn: trigger.as_ref().and_then(|t| t.trigger_arn.clone()),
             source: Some(source.clone()),
         }),
-        last_modified_by: Some(principal(&ctx)),
+        last_modified_by: Some(principal(ctx)),
         last_modified_time: Some(Timestamp::from_millis(now)),
         notification_targets: template.notification_targets.clone(),
         resolved_time: None,
@@ -224,32 +254,26 @@ pub async fn start(
     })
     .await?;
     if let Some(d) = &dedupe {
-        index_dedupe(tx.as_mut(), &ctx, d, &arn, now).await?;
+        if !index_dedupe(tx.as_mut(), ctx, d, &arn, now).await? {
+            return Ok(None);
+        }
     }
     if let Some(t) = template.incident_tags.clone().filter(|t| !t.is_empty()) {
-        tags::write(
-            tx.as_mut(),
-            &ctx,
-            &arn,
-            ResourceType::IncidentRecord,
-            t,
-            now,
-        )
-        .await?;
+        tags::write(tx.as_mut(), ctx, &arn, ResourceType::IncidentRecord, t, now).await?;
     }
     for item in &related {
-        add(tx.as_mut(), &ctx, &arn, item, now).await?;
+        add(tx.as_mut(), ctx, &arn, item, now).await?;
     }
-    let mut data = trigger_data(&ctx, &input, &source);
+    let mut data = trigger_data(ctx, input, &source);
     data["title"] = json!(body.record.title);
     data["impact"] = json!(body.record.impact);
     data["responsePlanArn"] = json!(plan_arn);
-    automatic(tx.as_mut(), &ctx, &arn, CREATED, data, now).await?;
+    automatic(tx.as_mut(), ctx, &arn, CREATED, data, now).await?;
     guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
-    Ok(StartIncidentOutput {
+    Ok(Some(StartIncidentOutput {
         incident_record_arn: Some(arn),
-    })
+    }))
 }
 
 pub async fn get(
@@ -396,6 +420,7 @@ pub async fn update(
             unindex_dedupe(tx.as_mut(), &ctx, &body).await?;
         } else if reopened {
             let d = body.record.dedupe_string.clone().unwrap_or_default();
+            // Another OPEN incident may hold the string by now; then this one stays unindexed.
             if open_duplicate(tx.as_mut(), &ctx, &d).await?.is_none() {
                 index_dedupe(tx.as_mut(), &ctx, &d, &arn, now).await?;
             }
