@@ -253,10 +253,10 @@ async fn start_once(
         updated_ms: now,
     })
     .await?;
-    if let Some(d) = &dedupe {
-        if !index_dedupe(tx.as_mut(), ctx, d, &arn, now).await? {
-            return Ok(None);
-        }
+    if let Some(d) = &dedupe
+        && !index_dedupe(tx.as_mut(), ctx, d, &arn, now).await?
+    {
+        return Ok(None);
     }
     if let Some(t) = template.incident_tags.clone().filter(|t| !t.is_empty()) {
         tags::write(tx.as_mut(), ctx, &arn, ResourceType::IncidentRecord, t, now).await?;
