@@ -741,3 +741,54 @@ async fn concurrent_starts_with_one_dedupe_string_make_one_incident_on_postgres(
     drop(app);
     drop_database(&url, &name).await;
 }
+
+#[tokio::test]
+async fn incidents_survive_a_restart_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("klaxon.db").display());
+    let setup = || Setup {
+        database_url: Some(url.clone()),
+        ..Setup::default()
+    };
+    let first = spawn_with(setup()).await;
+    let c = first.incidents();
+    let set = ready(&first).await;
+    let p = plan(&c, "durable").await;
+    let incident = c
+        .start_incident()
+        .response_plan_arn(&p)
+        .send()
+        .await
+        .unwrap()
+        .incident_record_arn;
+    first.running.stop().await;
+
+    let second = spawn_with(setup()).await;
+    let c = second.incidents();
+    let got = c
+        .get_incident_record()
+        .arn(&incident)
+        .send()
+        .await
+        .unwrap()
+        .incident_record
+        .unwrap();
+    assert_eq!(got.title, "t");
+    assert_eq!(got.status, IncidentRecordStatus::Open);
+    assert_eq!(
+        c.list_replication_sets()
+            .send()
+            .await
+            .unwrap()
+            .replication_set_arns,
+        vec![set]
+    );
+    let events = c
+        .list_timeline_events()
+        .incident_record_arn(&incident)
+        .send()
+        .await
+        .unwrap()
+        .event_summaries;
+    assert_eq!(events.len(), 1, "the creation event is kept");
+}
