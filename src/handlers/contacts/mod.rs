@@ -37,10 +37,7 @@ pub async fn save<T: serde::Serialize>(
     body: &T,
     now: i64,
 ) -> Result<(), Error> {
-    rec.body = serde_json::to_string(body)?;
-    rec.updated_ms = now;
-    tx.update(rec).await?;
-    Ok(())
+    crate::handlers::save(tx, rec, body, now).await
 }
 
 /// The resume position a NextToken names, or a ValidationException for a foreign token.

@@ -73,12 +73,10 @@ impl From<StoreError> for Error {
         // request that wrote the same key first (e.g. the same clientToken), so retrying is
         // the answer.
         if matches!(e, StoreError::Conflict) {
-            return conflict(
-                None,
-                "",
-                "a concurrent request changed the same resource; retry",
-                None,
-            );
+            return Error::ConflictException(ConflictException {
+                message: Some("a concurrent request changed the same resource; retry".into()),
+                ..Default::default()
+            });
         }
         tracing::error!(error = %e, "storage failure in an incidents operation");
         internal()

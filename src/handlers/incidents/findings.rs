@@ -1,19 +1,10 @@
 //! Findings (deployments and stack updates near an incident). Klaxon has no deployment
 //! sources yet, so an incident has no findings and every requested id is reported unknown.
 
-use super::IncidentsService;
-use super::errors::not_found;
 use super::records::INCIDENT;
+use super::{IncidentsService, must_exist};
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
-use crate::storage::Reader;
-
-async fn incident_exists(r: &mut dyn Reader, ctx: &Context, arn: &str) -> Result<(), Error> {
-    match r.get(INCIDENT, &ctx.account_id, arn).await? {
-        Some(_) => Ok(()),
-        None => Err(not_found(ResourceType::IncidentRecord, arn)),
-    }
-}
 
 pub async fn list(
     svc: &IncidentsService,
@@ -22,7 +13,14 @@ pub async fn list(
 ) -> Result<ListIncidentFindingsOutput, Error> {
     let arn = input.incident_record_arn.unwrap_or_default();
     let mut r = svc.store.read().await?;
-    incident_exists(r.as_mut(), &ctx, &arn).await?;
+    must_exist(
+        r.as_mut(),
+        &ctx,
+        INCIDENT,
+        ResourceType::IncidentRecord,
+        &arn,
+    )
+    .await?;
     Ok(ListIncidentFindingsOutput {
         findings: Some(Vec::new()),
         next_token: None,
@@ -36,7 +34,14 @@ pub async fn batch_get(
 ) -> Result<BatchGetIncidentFindingsOutput, Error> {
     let arn = input.incident_record_arn.unwrap_or_default();
     let mut r = svc.store.read().await?;
-    incident_exists(r.as_mut(), &ctx, &arn).await?;
+    must_exist(
+        r.as_mut(),
+        &ctx,
+        INCIDENT,
+        ResourceType::IncidentRecord,
+        &arn,
+    )
+    .await?;
     let errors = input
         .finding_ids
         .unwrap_or_default()

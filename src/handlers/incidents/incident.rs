@@ -8,13 +8,9 @@ use super::records::{DEDUPE, DedupeBody, EVENT, INCIDENT, IncidentBody, PlanBody
 use super::related::{add, check_distinct};
 use super::replication::require_active;
 use super::timeline::{CREATED, UPDATED, automatic, update_data};
-use super::{
-    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, plan, principal, resume_after, save,
-    tags,
-};
+use super::{ClientToken, IncidentsService, list_page, plan, principal, save, tags};
 use super::{plan::chat_channel, time_key};
 use crate::domain::arn::{Arn, incidents_arn, new_id};
-use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
 use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
@@ -311,15 +307,15 @@ pub async fn list(
         sort_min,
         sort_max,
         descending: true,
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    let p = page(
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| {
             let b: IncidentBody = serde_json::from_str(&rec.body).ok()?;
             let i = b.record;

@@ -14,9 +14,10 @@ mod tags;
 mod timeline;
 
 use crate::domain::clock::{Clock, Durations};
+use crate::handlers::paging::{Page, page};
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
-use crate::storage::{Record, Store, Tx};
+use crate::storage::{ListQuery, Reader, Record, Store, Tx};
 use std::sync::Arc;
 
 pub struct IncidentsService {
@@ -28,7 +29,7 @@ pub struct IncidentsService {
 /// Lists return this many items when the caller gives no maxResults.
 pub const DEFAULT_PAGE: usize = 100;
 
-pub fn page_size(max: Option<i32>, default: usize) -> usize {
+fn page_size(max: Option<i32>, default: usize) -> usize {
     match max {
         Some(n) if n > 0 => n as usize,
         _ => default,
@@ -36,12 +37,40 @@ pub fn page_size(max: Option<i32>, default: usize) -> usize {
 }
 
 /// The resume position a nextToken names, or a ValidationException for a foreign token.
-pub fn resume_after(scope: &str, token: Option<&str>) -> Result<Option<(String, String)>, Error> {
+fn resume_after(scope: &str, token: Option<&str>) -> Result<Option<(String, String)>, Error> {
     match token.filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => crate::handlers::paging::decode_token(scope, t)
             .map(Some)
             .ok_or_else(|| errors::invalid("nextToken is not a token this list returned")),
+    }
+}
+
+/// One page of a list operation: resumes after the caller's nextToken (which must come from
+/// the same `scope`) and keeps what `keep` maps to `Some`.
+pub async fn list_page<T>(
+    r: &mut dyn Reader,
+    mut q: ListQuery,
+    scope: &str,
+    token: Option<&str>,
+    max: Option<i32>,
+    keep: impl Fn(&Record) -> Option<T>,
+) -> Result<Page<T>, Error> {
+    q.after = resume_after(scope, token)?;
+    Ok(page(r, q, scope, page_size(max, DEFAULT_PAGE), keep).await?)
+}
+
+/// ResourceNotFoundException unless the account has a `kind` record with this ARN.
+pub async fn must_exist(
+    r: &mut dyn Reader,
+    ctx: &Context,
+    kind: &str,
+    resource_type: ResourceType,
+    arn: &str,
+) -> Result<(), Error> {
+    match r.get(kind, &ctx.account_id, arn).await? {
+        Some(_) => Ok(()),
+        None => Err(errors::not_found(resource_type, arn)),
     }
 }
 
@@ -58,15 +87,12 @@ pub fn time_key(ms: i64) -> String {
 
 /// Writes a changed body back to its record within the caller's transaction.
 pub async fn save<T: serde::Serialize>(
-    tx: &mut dyn Tx,
-    rec: &mut Record,
+    tx: &mut dyn crate::storage::Tx,
+    rec: &mut crate::storage::Record,
     body: &T,
     now: i64,
 ) -> Result<(), Error> {
-    rec.body = serde_json::to_string(body)?;
-    rec.updated_ms = now;
-    tx.update(rec).await?;
-    Ok(())
+    crate::handlers::save(tx, rec, body, now).await
 }
 
 impl Api for IncidentsService {

@@ -5,10 +5,9 @@
 use super::errors::{conflict, invalid, not_found};
 use super::records::{POLICY, PlanBody, RESPONSE_PLAN, TAGS};
 use super::replication::require_active;
-use super::{ClientToken, DEFAULT_PAGE, IncidentsService, page_size, resume_after, save, tags};
+use super::{ClientToken, IncidentsService, list_page, save, tags};
 use crate::domain::arn::{Arn, incidents_arn};
 use crate::handlers::contacts::records::CONTACT;
-use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
 use crate::storage::{ListQuery, Reader, Record, StoreError};
@@ -129,15 +128,15 @@ pub async fn list(
     let q = ListQuery {
         kind: RESPONSE_PLAN.into(),
         account: ctx.account_id.clone(),
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    let p = page(
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| {
             let b: PlanBody = serde_json::from_str(&rec.body).ok()?;
             Some(ResponsePlanSummary {

@@ -3,19 +3,11 @@
 
 use super::errors::{invalid, not_found};
 use super::records::{POLICY, RESPONSE_PLAN};
-use super::{DEFAULT_PAGE, IncidentsService, page_size, resume_after};
+use super::{IncidentsService, list_page, must_exist};
 use crate::domain::arn::creation_sort_key;
-use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
-use crate::storage::{ListQuery, Reader, Record};
-
-async fn plan_exists(r: &mut dyn Reader, ctx: &Context, arn: &str) -> Result<(), Error> {
-    match r.get(RESPONSE_PLAN, &ctx.account_id, arn).await? {
-        Some(_) => Ok(()),
-        None => Err(not_found(ResourceType::ResponsePlan, arn)),
-    }
-}
+use crate::storage::{ListQuery, Record};
 
 pub async fn put(
     svc: &IncidentsService,
@@ -29,7 +21,14 @@ pub async fn put(
     }
     let now = svc.clock.now_ms();
     let mut tx = svc.store.begin().await?;
-    plan_exists(tx.as_mut(), &ctx, &arn).await?;
+    must_exist(
+        tx.as_mut(),
+        &ctx,
+        RESPONSE_PLAN,
+        ResourceType::ResponsePlan,
+        &arn,
+    )
+    .await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let body = ResourcePolicy {
         policy_document: Some(policy),
@@ -64,16 +63,23 @@ pub async fn list(
         kind: POLICY.into(),
         account: ctx.account_id.clone(),
         parent: Some(arn.clone()),
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    plan_exists(r.as_mut(), &ctx, &arn).await?;
-    let p = page(
+    must_exist(
+        r.as_mut(),
+        &ctx,
+        RESPONSE_PLAN,
+        ResourceType::ResponsePlan,
+        &arn,
+    )
+    .await?;
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| serde_json::from_str::<ResourcePolicy>(&rec.body).ok(),
     )
     .await?;
@@ -91,7 +97,14 @@ pub async fn delete(
     let arn = input.resource_arn.unwrap_or_default();
     let id = input.policy_id.unwrap_or_default();
     let mut tx = svc.store.begin().await?;
-    plan_exists(tx.as_mut(), &ctx, &arn).await?;
+    must_exist(
+        tx.as_mut(),
+        &ctx,
+        RESPONSE_PLAN,
+        ResourceType::ResponsePlan,
+        &arn,
+    )
+    .await?;
     match tx.get(POLICY, &ctx.account_id, &id).await? {
         Some(rec) if rec.parent.as_deref() == Some(arn.as_str()) => {
             tx.delete(POLICY, &ctx.account_id, &id).await?;

@@ -4,9 +4,8 @@
 use super::errors::{conflict, invalid, not_found};
 use super::records::{INCIDENT, IncidentBody, RELATED};
 use super::timeline::{UPDATED, automatic, update_data};
-use super::{ClientToken, DEFAULT_PAGE, IncidentsService, page_size, resume_after};
+use super::{ClientToken, IncidentsService, list_page};
 use crate::domain::arn::creation_sort_key;
-use crate::handlers::paging::page;
 use crate::shapes::Context;
 use crate::shapes::incidents::*;
 use crate::storage::{ListQuery, Record, StoreError, Tx};
@@ -141,15 +140,15 @@ pub async fn list(
         kind: RELATED.into(),
         account: ctx.account_id.clone(),
         parent: Some(incident.clone()),
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    let p = page(
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| serde_json::from_str::<RelatedItem>(&rec.body).ok(),
     )
     .await?;

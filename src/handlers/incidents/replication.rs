@@ -4,11 +4,8 @@
 
 use super::errors::{conflict, invalid, not_found};
 use super::records::{ALL_KINDS, REPLICATION_SET, RegionBody, ReplicationSetBody};
-use super::{
-    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, tags,
-};
+use super::{ClientToken, IncidentsService, list_page, principal, save, tags};
 use crate::domain::arn::{incidents_arn, new_id};
-use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
 use crate::storage::{ListQuery, Reader, Record};
@@ -208,15 +205,15 @@ pub async fn list(
     let q = ListQuery {
         kind: REPLICATION_SET.into(),
         account: ctx.account_id.clone(),
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    let p = page(
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| Some(rec.id.clone()),
     )
     .await?;

@@ -25,14 +25,13 @@ fn taggable(arn: &str) -> Option<(&'static str, ResourceType)> {
     }
 }
 
+/// The resource type of a taggable ARN that exists, else ResourceNotFoundException.
 async fn must_exist(r: &mut dyn Reader, ctx: &Context, arn: &str) -> Result<ResourceType, Error> {
     let Some((kind, rt)) = taggable(arn) else {
         return Err(not_found(ResourceType::ResponsePlan, arn));
     };
-    match r.get(kind, &ctx.account_id, arn).await? {
-        Some(_) => Ok(rt),
-        None => Err(not_found(rt, arn)),
-    }
+    super::must_exist(r, ctx, kind, rt.clone(), arn).await?;
+    Ok(rt)
 }
 
 pub async fn read(r: &mut dyn Reader, ctx: &Context, arn: &str) -> Result<TagMap, Error> {

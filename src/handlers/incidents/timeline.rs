@@ -4,11 +4,8 @@
 use super::errors::{invalid, not_found};
 use super::filters::{self, Form};
 use super::records::{EVENT, EventBody, INCIDENT};
-use super::{
-    ClientToken, DEFAULT_PAGE, IncidentsService, page_size, principal, resume_after, save, time_key,
-};
+use super::{ClientToken, IncidentsService, list_page, must_exist, principal, save, time_key};
 use crate::domain::arn::new_id;
-use crate::handlers::paging::page;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
 use crate::storage::{ListQuery, Reader, Record, Tx};
@@ -105,13 +102,6 @@ pub async fn automatic(
     Ok(())
 }
 
-async fn incident_exists(r: &mut dyn Reader, ctx: &Context, arn: &str) -> Result<(), Error> {
-    match r.get(INCIDENT, &ctx.account_id, arn).await? {
-        Some(_) => Ok(()),
-        None => Err(not_found(ResourceType::IncidentRecord, arn)),
-    }
-}
-
 async fn load(
     r: &mut dyn Reader,
     ctx: &Context,
@@ -150,7 +140,14 @@ pub async fn create(
             incident_record_arn: Some(incident),
         });
     }
-    incident_exists(tx.as_mut(), &ctx, &incident).await?;
+    must_exist(
+        tx.as_mut(),
+        &ctx,
+        INCIDENT,
+        ResourceType::IncidentRecord,
+        &incident,
+    )
+    .await?;
     let event = TimelineEvent {
         event_data: input.event_data,
         event_references: input.event_references,
@@ -293,15 +290,15 @@ pub async fn list(
         sort_min,
         sort_max,
         descending,
-        after: resume_after(&scope, input.next_token.as_deref())?,
         ..Default::default()
     };
     let mut r = svc.store.read().await?;
-    let p = page(
+    let p = list_page(
         r.as_mut(),
         q,
         &scope,
-        page_size(input.max_results, DEFAULT_PAGE),
+        input.next_token.as_deref(),
+        input.max_results,
         |rec| {
             let b: EventBody = serde_json::from_str(&rec.body).ok()?;
             let e = b.event;
