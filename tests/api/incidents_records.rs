@@ -956,6 +956,17 @@ async fn timeline_event_errors() {
         "ValidationException",
         "automatic events are read-only"
     );
+    assert_eq!(
+        err_code(
+            c.delete_timeline_event()
+                .incident_record_arn(&inc)
+                .event_id(&automatic)
+                .send()
+        )
+        .await,
+        "ValidationException",
+        "automatic events cannot be deleted"
+    );
 }
 
 #[tokio::test]

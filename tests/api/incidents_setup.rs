@@ -309,6 +309,20 @@ async fn regions_are_added_and_removed_within_the_limits() {
     assert_eq!(set.region_map["us-west-2"].status, RegionStatus::Creating);
     assert_eq!(set.region_map["us-east-1"].status, RegionStatus::Active);
     assert_eq!(set.status, ReplicationSetStatus::Updating);
+    let pending = c
+        .update_replication_set()
+        .arn(&arn)
+        .actions(add_region("eu-west-1"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    match pending {
+        aws_sdk_ssmincidents::operation::update_replication_set::UpdateReplicationSetError::ConflictException(e) => {
+            assert!(e.retry_after.is_some(), "a pending change names when to retry")
+        }
+        other => panic!("a change while one is pending is a conflict, got {other:?}"),
+    }
     app.clock.advance_ms(3_000);
     let set = get().await;
     assert_eq!(set.status, ReplicationSetStatus::Active);
