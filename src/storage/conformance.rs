@@ -1,7 +1,7 @@
 //! One behaviour suite for every `Store` backend; the integration tests run it against
 //! SQLite and PostgreSQL. Each run uses a fresh account so runs never see each other's rows.
 
-use super::{ListQuery, Record, Store, StoreError};
+use super::{ListQuery, Record, Store, StoreError, Timer};
 
 fn rec(account: &str, kind: &str, id: &str, parent: Option<&str>, sort: &str) -> Record {
     Record {
@@ -183,6 +183,7 @@ pub async fn run(store: &dyn Store, account: &str) {
     assert!(r.get("contact", account, "c").await.unwrap().is_none());
     drop(r);
     tx_dropped_changes_nothing(store, account).await;
+    timers(store, account).await;
 
     // delete_all clears one kind of one account only.
     let other = format!("{account}-other");
@@ -217,4 +218,104 @@ async fn tx_dropped_changes_nothing(store: &dyn Store, account: &str) {
     drop(tx);
     let mut r = store.read().await.unwrap();
     assert_eq!(r.get("contact", account, "b").await.unwrap(), before);
+}
+
+/// Claims, leases, fencing and rescheduling of timers. Due times sit far in the past of real
+/// time so that other tests' timers in a shared database never fall in the claimed window.
+async fn timers(store: &dyn Store, account: &str) {
+    let mine = |ts: Vec<Timer>| -> Vec<Timer> {
+        ts.into_iter().filter(|t| t.account == account).collect()
+    };
+    let ids = |ts: &[Timer]| ts.iter().map(|t| t.step).collect::<Vec<_>>();
+    let t = |step: i64, due: i64| Timer::new(account, "conf", "s", step, due);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.schedule(&t(1, 100)).await.unwrap());
+    assert!(tx.schedule(&t(3, 300)).await.unwrap());
+    assert!(tx.schedule(&t(2, 200)).await.unwrap());
+    assert!(
+        !tx.schedule(&t(1, 150)).await.unwrap(),
+        "the same step is scheduled once"
+    );
+    tx.commit().await.unwrap();
+
+    let a = mine(store.claim_timers("node-a", 250, 1_000, 100).await.unwrap());
+    assert_eq!(ids(&a), vec![1, 2], "due timers, oldest first");
+    assert_eq!(a[0].claims, 1);
+    assert!(
+        mine(store.claim_timers("node-b", 250, 1_000, 100).await.unwrap()).is_empty(),
+        "a leased timer is not claimed again while the lease lasts"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.finish_timer(&a[0].id, "node-b").await.unwrap());
+    assert!(tx.finish_timer(&a[0].id, "node-a").await.unwrap());
+    tx.commit().await.unwrap();
+
+    // node-a's lease on step 2 expires at 1000: node-b takes it over, and node-a is fenced out.
+    let b = mine(
+        store
+            .claim_timers("node-b", 1_500, 3_000, 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(ids(&b), vec![2, 3]);
+    assert_eq!(b[0].claims, 2);
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.finish_timer(&b[0].id, "node-a").await.unwrap());
+    drop(tx);
+
+    assert!(
+        store
+            .postpone_timer(&b[1].id, "node-b", 5_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .postpone_timer(&b[1].id, "node-b", 6_000)
+            .await
+            .unwrap()
+    );
+    assert!(store.renew_leases("node-b", 10_000).await.unwrap() >= 1);
+    assert!(
+        mine(
+            store
+                .claim_timers("node-a", 4_000, 9_000, 100)
+                .await
+                .unwrap()
+        )
+        .is_empty(),
+        "a renewed lease and a postponed timer are both out of reach"
+    );
+    assert!(store.release_leases("node-b").await.unwrap() >= 1);
+    let a = mine(
+        store
+            .claim_timers("node-a", 5_000, 9_000, 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        ids(&a),
+        vec![2, 3],
+        "released and postponed timers come back"
+    );
+    assert!(store.next_timer_ms().await.unwrap().is_some());
+    let (all, due) = store.timer_counts(5_000).await.unwrap();
+    assert!(all >= 2 && due >= 2);
+
+    let mut tx = store.begin().await.unwrap();
+    for t in &a {
+        assert!(tx.finish_timer(&t.id, "node-a").await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    assert!(
+        mine(
+            store
+                .claim_timers("node-b", 9_500, 20_000, 100)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+    assert!(store.count("contact").await.unwrap() >= 1);
 }

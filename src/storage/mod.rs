@@ -110,6 +110,35 @@ pub(crate) fn list_sql(
     (sql, binds)
 }
 
+/// A piece of engine work due at `due_ms`. Ids are derived from what the work is, so the same
+/// step can never be scheduled twice; a node claims due timers under a lease, and the
+/// transaction that applies the work deletes the timer only while it still holds the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub id: String,
+    pub account: String,
+    pub kind: String,
+    pub subject: String,
+    pub step: i64,
+    pub due_ms: i64,
+    /// How often the timer has been claimed, this claim included.
+    pub claims: i64,
+}
+
+impl Timer {
+    pub fn new(account: &str, kind: &str, subject: &str, step: i64, due_ms: i64) -> Timer {
+        Timer {
+            id: format!("{kind}|{subject}|{step}"),
+            account: account.to_string(),
+            kind: kind.to_string(),
+            subject: subject.to_string(),
+            step,
+            due_ms,
+            claims: 0,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Reader: Send {
     async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>>;
@@ -126,6 +155,11 @@ pub trait Tx: Reader {
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64>;
     /// Removes every record of a kind in an account.
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64>;
+    /// Adds a timer; false when one with the same id exists (the step is already scheduled).
+    async fn schedule(&mut self, t: &Timer) -> Result<bool>;
+    /// Deletes a claimed timer; false when `owner` no longer holds its lease, in which case
+    /// the caller must roll back: another node has taken the work over.
+    async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -136,6 +170,33 @@ pub trait Store: Send + Sync {
     async fn begin(&self) -> Result<Box<dyn Tx>>;
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> &'static str;
+
+    /// Leases up to `limit` due timers whose lease is free or expired to `owner`, oldest first.
+    async fn claim_timers(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Timer>>;
+    /// Extends every lease `owner` holds; a live node calls this well within the lease.
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64>;
+    /// Gives a claimed timer back to be tried again at `due_ms` (after a failure).
+    async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool>;
+    /// Gives back every lease `owner` holds, so other nodes can take the work at once.
+    async fn release_leases(&self, owner: &str) -> Result<u64>;
+    /// When the engine next has something to look at: the earliest free timer's due time or
+    /// the earliest lease expiry, whichever comes first.
+    async fn next_timer_ms(&self) -> Result<Option<i64>>;
+    /// (all timers, timers due at `now_ms`).
+    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)>;
+    /// Records of a kind across all accounts.
+    async fn count(&self, kind: &str) -> Result<i64>;
+    /// Forwards other nodes' "new work" signals to `wake`; a single-node store has none.
+    async fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()> {
+        let _ = wake;
+        Ok(())
+    }
 }
 
 /// Inserts the record, or replaces it when one with the same id exists.

@@ -1,6 +1,8 @@
 //! PostgreSQL backend for teams that run several Klaxon nodes against one database.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, list_sql, migrations};
+use super::{
+    ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
+};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -179,10 +181,55 @@ impl Tx for WriteTx {
         Ok(done.rows_affected())
     }
 
+    async fn schedule(&mut self, t: &Timer) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING")
+            .bind(&t.id)
+            .bind(&t.account)
+            .bind(&t.kind)
+            .bind(&t.subject)
+            .bind(t.step)
+            .bind(t.due_ms)
+            .execute(&mut *self.0)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // Delivered at commit (and once per transaction): wakes the other nodes' engines.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WORK_CHANNEL)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(true)
+    }
+
+    async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.0.commit().await?;
         Ok(())
     }
+}
+
+/// The LISTEN/NOTIFY channel on which a node announces new timers.
+const WORK_CHANNEL: &str = "klaxon_timers";
+
+fn timer_row(r: &PgRow) -> Result<Timer> {
+    Ok(Timer {
+        id: r.try_get("id")?,
+        account: r.try_get("account")?,
+        kind: r.try_get("kind")?,
+        subject: r.try_get("subject")?,
+        step: r.try_get("step")?,
+        due_ms: r.try_get("due_ms")?,
+        claims: r.try_get("claims")?,
+    })
 }
 
 #[async_trait]
@@ -199,5 +246,101 @@ impl Store for PostgresStore {
     }
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn claim_timers(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Timer>> {
+        // SKIP LOCKED lets nodes claim side by side without waiting on each other's rows.
+        let rows = sqlx::query("UPDATE timers SET lease_owner = $1, lease_until_ms = $3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= $2 AND (lease_owner IS NULL OR lease_until_ms <= $2) ORDER BY due_ms, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, account, kind, subject, step, due_ms, claims")
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut timers = rows.iter().map(timer_row).collect::<Result<Vec<_>>>()?;
+        timers.sort_by(|a, b| (a.due_ms, &a.id).cmp(&(b.due_ms, &b.id)));
+        Ok(timers)
+    }
+
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE timers SET lease_until_ms = $2 WHERE lease_owner = $1")
+            .bind(owner)
+            .bind(lease_until_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE timers SET due_ms = $3, lease_owner = NULL, lease_until_ms = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .bind(due_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn next_timer_ms(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT (SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL), (SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL)")
+            .fetch_one(&self.pool)
+            .await?;
+        let free: Option<i64> = row.try_get(0)?;
+        let leased: Option<i64> = row.try_get(1)?;
+        Ok(free.into_iter().chain(leased).min())
+    }
+
+    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*)::BIGINT, COUNT(*) FILTER (WHERE due_ms <= $1)::BIGINT FROM timers",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    async fn count(&self, kind: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*)::BIGINT FROM records WHERE kind = $1")
+                .bind(kind)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(WORK_CHANNEL).await?;
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => {
+                        // recv reconnects on its own; wake anyway so nothing waits on a lost signal.
+                        tracing::warn!(error = %e, "lost the database notification channel; reconnecting");
+                        wake.notify_one();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 }

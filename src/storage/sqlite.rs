@@ -2,7 +2,9 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
 //! reads use a separate pool and never wait for writers.
 
-use super::{ListQuery, Reader, Record, Result, Store, StoreError, Tx, list_sql, migrations};
+use super::{
+    ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
+};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -208,10 +210,44 @@ impl Tx for WriteTx {
         Ok(done.rows_affected())
     }
 
+    async fn schedule(&mut self, t: &Timer) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO NOTHING")
+            .bind(&t.id)
+            .bind(&t.account)
+            .bind(&t.kind)
+            .bind(&t.subject)
+            .bind(t.step)
+            .bind(t.due_ms)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM timers WHERE id = ?1 AND lease_owner = ?2")
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.0.commit().await?;
         Ok(())
     }
+}
+
+fn timer_row(r: &SqliteRow) -> Result<Timer> {
+    Ok(Timer {
+        id: r.try_get("id")?,
+        account: r.try_get("account")?,
+        kind: r.try_get("kind")?,
+        subject: r.try_get("subject")?,
+        step: r.try_get("step")?,
+        due_ms: r.try_get("due_ms")?,
+        claims: r.try_get("claims")?,
+    })
 }
 
 #[async_trait]
@@ -230,5 +266,86 @@ impl Store for SqliteStore {
     }
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn claim_timers(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Timer>> {
+        // One statement on the single writer connection: the claim is atomic.
+        let rows = sqlx::query("UPDATE timers SET lease_owner = ?1, lease_until_ms = ?3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= ?2 AND (lease_owner IS NULL OR lease_until_ms <= ?2) ORDER BY due_ms, id LIMIT ?4) RETURNING id, account, kind, subject, step, due_ms, claims")
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        let mut timers = rows.iter().map(timer_row).collect::<Result<Vec<_>>>()?;
+        timers.sort_by(|a, b| (a.due_ms, &a.id).cmp(&(b.due_ms, &b.id)));
+        Ok(timers)
+    }
+
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE timers SET lease_until_ms = ?2 WHERE lease_owner = ?1")
+            .bind(owner)
+            .bind(lease_until_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE timers SET due_ms = ?3, lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2")
+            .bind(id)
+            .bind(owner)
+            .bind(due_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn next_timer_ms(&self) -> Result<Option<i64>> {
+        let free: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL")
+                .fetch_one(&self.reader)
+                .await?;
+        let leased: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(free.into_iter().chain(leased).min())
+    }
+
+    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_ms <= ?1 THEN 1 ELSE 0 END), 0) FROM timers",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    async fn count(&self, kind: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE kind = ?1")
+                .bind(kind)
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 }
