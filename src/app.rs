@@ -4,8 +4,11 @@
 use crate::config::Config;
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
+use crate::engine::Engine;
+use crate::engine::records::OPEN_ENGAGEMENT;
 use crate::handlers::contacts::ContactsService;
 use crate::handlers::incidents::IncidentsService;
+use crate::metrics::Metrics;
 use crate::storage::{self, Store};
 use crate::wire::{self, credentials};
 use axum::Router;
@@ -16,7 +19,7 @@ use axum::routing::get;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,8 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Channels to deliver through; `None` means the log channel for every type.
     pub delivery: Option<Registry>,
+    /// Whether the engine runs its own loop, or only when a test calls `Engine::tick`.
+    pub engine_loop: bool,
 }
 
 pub struct Running {
@@ -48,8 +53,12 @@ pub struct Running {
     pub credentials_file: Option<PathBuf>,
     pub outbox: PathBuf,
     pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
+    pub metrics: Arc<Metrics>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    engine_stop: watch::Sender<bool>,
+    engine_task: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -59,6 +68,18 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        let _ = self.engine_stop.send(true);
+        if let Some(t) = self.engine_task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Ends the engine loop and the listener at once, as a crash would: nothing is given back.
+    pub fn abort(mut self) {
+        if let Some(t) = self.engine_task.take() {
+            t.abort();
+        }
+        self.task.abort();
     }
 
     /// Runs until `signal` completes, then shuts down gracefully.
@@ -97,12 +118,59 @@ async fn readyz(State(store): State<Arc<dyn Store>>) -> Response<Body> {
     with_request_id(resp)
 }
 
-pub fn router(api: Arc<wire::Api>, store: Arc<dyn Store>) -> Router {
-    let probes = Router::new()
+#[derive(Clone)]
+struct Probes {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+async fn readyz_probe(State(p): State<Probes>) -> Response<Body> {
+    readyz(State(p.store)).await
+}
+
+async fn metrics(State(p): State<Probes>) -> Response<Body> {
+    let now = p.clock.now_ms();
+    let (timers, due) = p.store.timer_counts(now).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot count timers for /metrics");
+        (-1, -1)
+    });
+    let open = p.store.count(OPEN_ENGAGEMENT).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot count engagements for /metrics");
+        -1
+    });
+    let text = p.metrics.render(&[
+        (
+            "klaxon_open_engagements",
+            "Engagements started and not stopped.",
+            open,
+        ),
+        (
+            "klaxon_timers",
+            "Engine timers waiting (stages, retries, sends).",
+            timers,
+        ),
+        (
+            "klaxon_due_timers",
+            "Engine timers due now and not yet run.",
+            due,
+        ),
+    ]);
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    with_request_id(resp)
+}
+
+fn router(api: Arc<wire::Api>, probes: Probes) -> Router {
+    Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(store);
-    probes.fallback_service(axum::routing::any(wire::handle).with_state(api))
+        .route("/readyz", get(readyz_probe))
+        .route("/metrics", get(metrics))
+        .with_state(probes)
+        .fallback_service(axum::routing::any(wire::handle).with_state(api))
 }
 
 pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> {
@@ -119,15 +187,27 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
     let durations = Durations {
         time_scale: config.time_scale,
     };
+    let metrics = Arc::new(Metrics::default());
+    let wake = Arc::new(Notify::new());
+    let engine = Engine::new(
+        store.clone(),
+        opts.clock.clone(),
+        delivery,
+        durations,
+        metrics.clone(),
+        config.engine.clone(),
+        wake.clone(),
+    );
     let api = Arc::new(wire::Api {
         keys,
         regions: config.regions.clone(),
         clock: opts.clock.clone(),
         max_body_bytes: config.max_body_bytes,
+        metrics: metrics.clone(),
         contacts: ContactsService {
             store: store.clone(),
             clock: opts.clock.clone(),
-            delivery,
+            wake: wake.clone(),
             durations,
             activation: config.activation.clone(),
         },
@@ -135,6 +215,7 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
             store: store.clone(),
             clock: opts.clock.clone(),
             durations,
+            wake,
         },
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -147,7 +228,16 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         addr: config.listen.clone(),
         source,
     })?;
-    let app = router(api, store.clone());
+    let probes = Probes {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock: opts.clock.clone(),
+    };
+    let app = router(api, probes);
+    let (engine_stop, stopped) = watch::channel(false);
+    let engine_task = opts
+        .engine_loop
+        .then(|| tokio::spawn(engine.clone().run(stopped)));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -161,7 +251,11 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         credentials_file,
         outbox,
         store,
+        engine,
+        metrics,
         shutdown: Some(tx),
         task,
+        engine_stop,
+        engine_task,
     })
 }

@@ -70,6 +70,33 @@ impl Default for ActivationConfig {
     }
 }
 
+/// The engagement engine's timing. Leases are wall-clock and never scaled by `time_scale`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// How long a claimed timer stays with a node without renewal; a dead node's work moves
+    /// to the others this long after its last renewal (renewals come every third of it).
+    pub lease_ms: i64,
+    /// The longest the engine sleeps without looking at the store (a lost notification, or
+    /// another node's work to take over).
+    pub poll_ms: i64,
+    /// Sends to one channel for one page stage, first try included, when the plan retries.
+    pub max_send_attempts: i32,
+    /// Timers claimed at once.
+    pub batch: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            lease_ms: 3_000,
+            poll_ms: 1_000,
+            max_send_attempts: 5,
+            batch: 256,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -82,6 +109,7 @@ pub struct Config {
     pub log: String,
     pub credentials: Vec<CredentialConfig>,
     pub activation: ActivationConfig,
+    pub engine: EngineConfig,
 }
 
 impl Default for Config {
@@ -96,6 +124,7 @@ impl Default for Config {
             log: "info".into(),
             credentials: Vec::new(),
             activation: ActivationConfig::default(),
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -251,6 +280,13 @@ impl Config {
             || a.max_sends_per_window == 0
         {
             return bad("activation limits must all be positive".into());
+        }
+        let e = &self.engine;
+        if e.lease_ms < 100 || e.poll_ms < 10 || e.max_send_attempts < 1 || e.batch < 1 {
+            return bad(
+                "engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts >= 1 and batch >= 1"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -74,6 +74,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let opts = klaxon::app::Options {
         clock: Arc::new(SystemClock),
         delivery: None,
+        engine_loop: true,
     };
     let running = klaxon::app::start(&config, opts)
         .await

@@ -247,6 +247,8 @@ async fn timers(store: &dyn Store, account: &str) {
     );
 
     let mut tx = store.begin().await.unwrap();
+    assert!(tx.hold_timer(&a[0].id, "node-a").await.unwrap());
+    assert!(!tx.hold_timer(&a[0].id, "node-b").await.unwrap());
     assert!(!tx.finish_timer(&a[0].id, "node-b").await.unwrap());
     assert!(tx.finish_timer(&a[0].id, "node-a").await.unwrap());
     tx.commit().await.unwrap();

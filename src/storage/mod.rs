@@ -160,6 +160,9 @@ pub trait Tx: Reader {
     /// Deletes a claimed timer; false when `owner` no longer holds its lease, in which case
     /// the caller must roll back: another node has taken the work over.
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool>;
+    /// Whether `owner` still holds the timer's lease; on Postgres the row stays locked until
+    /// the transaction ends, so no other node can claim it meanwhile.
+    async fn hold_timer(&mut self, id: &str, owner: &str) -> Result<bool>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

@@ -211,6 +211,16 @@ impl Tx for WriteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn hold_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE timers SET claims = claims WHERE id = $1 AND lease_owner = $2")
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *self.0)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.0.commit().await?;
         Ok(())

@@ -25,6 +25,7 @@ pub struct Api {
     pub regions: Vec<String>,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub contacts: ContactsService,
     pub incidents: IncidentsService,
 }
@@ -122,15 +123,26 @@ pub async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body>
         &request_id,
     )
     .await;
-    let (operation, resp) = match result {
-        Ok((op, status, bytes)) => (op, ok_response(protocol, status, bytes, &request_id)),
+    let (operation, outcome, resp) = match result {
+        Ok((op, status, bytes)) => (
+            op,
+            "success".to_string(),
+            ok_response(protocol, status, bytes, &request_id),
+        ),
         Err((op, e)) => {
             if e.status >= 500 {
                 tracing::error!(%request_id, error_type = %e.type_name, "request failed");
             }
-            (op, e.into_response(protocol, &request_id))
+            let outcome = e.type_name.to_string();
+            (op, outcome, e.into_response(protocol, &request_id))
         }
     };
+    api.metrics.api(
+        service,
+        operation.unwrap_or("-"),
+        &outcome,
+        started.elapsed().as_secs_f64(),
+    );
     tracing::debug!(
         %request_id,
         service,

@@ -26,11 +26,16 @@ async fn a_new_channel_gets_a_code_and_only_that_code_activates_it() {
         false,
     )
     .await;
+    assert!(
+        app.sent.sent().is_empty(),
+        "queued, not sent inside the request"
+    );
+    app.tick().await;
     let sent = app.sent.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].delivery_address, "akua@example.com");
     assert!(sent[0].body.contains(&sent[0].code));
-    let code_sent = app.last_code(&ch);
+    let code_sent = app.last_code(&ch).await;
     assert_eq!(code_sent.len(), 6);
 
     let wrong = if code_sent == "000000" {
@@ -75,7 +80,7 @@ async fn deferred_activation_sends_nothing_until_asked() {
         .send()
         .await
         .unwrap();
-    let code_sent = app.last_code(&ch);
+    let code_sent = app.last_code(&ch).await;
     app.contacts()
         .activate_contact_channel()
         .contact_channel_id(&ch)
@@ -102,7 +107,7 @@ async fn codes_expire_and_a_new_code_replaces_the_old() {
     let c = app.contacts();
     let contact = personal(&app, "exp").await;
     let ch = channel(&app, &contact, ChannelType::Voice, "+12065550199", false).await;
-    let old = app.last_code(&ch);
+    let old = app.last_code(&ch).await;
     app.clock.advance_ms(16_000);
     let e = c
         .activate_contact_channel()
@@ -119,7 +124,7 @@ async fn codes_expire_and_a_new_code_replaces_the_old() {
         .send()
         .await
         .unwrap();
-    let new = app.last_code(&ch);
+    let new = app.last_code(&ch).await;
     if old != new {
         let e = c
             .activate_contact_channel()
@@ -149,7 +154,7 @@ async fn the_lock_ends_after_its_time() {
     let c = app.contacts();
     let contact = personal(&app, "patient").await;
     let ch = channel(&app, &contact, ChannelType::Email, "p@example.com", false).await;
-    let right = app.last_code(&ch);
+    let right = app.last_code(&ch).await;
     let wrong = if right == "123456" {
         "654321"
     } else {
@@ -177,7 +182,7 @@ async fn the_lock_ends_after_its_time() {
         .send()
         .await
         .unwrap();
-    let fresh = app.last_code(&ch);
+    let fresh = app.last_code(&ch).await;
     c.activate_contact_channel()
         .contact_channel_id(&ch)
         .activation_code(&fresh)
@@ -200,7 +205,7 @@ async fn repeated_wrong_codes_lock_activation_but_resends_stay_allowed() {
         false,
     )
     .await;
-    let right = app.last_code(&ch);
+    let right = app.last_code(&ch).await;
     let wrong = if right == "999999" {
         "999998"
     } else {
@@ -254,14 +259,27 @@ async fn a_failed_delivery_keeps_the_channel_and_resend_recovers() {
     app.sent.fail_next_sends(true);
     let ch = channel(&app, &contact, ChannelType::Sms, "+12065550142", false).await;
     assert_eq!(status(&app, &ch).await, ActivationStatus::NotActivated);
-    let e = c
-        .send_activation_code()
+    // The code is queued; the failed send is recorded, not retried, and not reported as sent.
+    c.send_activation_code()
         .contact_channel_id(&ch)
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(code(&e), "InternalServerException");
+        .unwrap();
+    let report = app.tick().await;
+    assert_eq!(report.processed, 2);
     assert!(app.sent.sent().is_empty());
+    let metrics = crate::helpers::get_text(&app, "/metrics").await;
+    assert!(
+        metrics.contains(
+            "klaxon_sends_total{channel_type=\"SMS\",purpose=\"activation\",outcome=\"error\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.tick().await.processed,
+        0,
+        "no retry of an activation code"
+    );
 
     app.sent.fail_next_sends(false);
     c.send_activation_code()
@@ -269,7 +287,7 @@ async fn a_failed_delivery_keeps_the_channel_and_resend_recovers() {
         .send()
         .await
         .unwrap();
-    let sent = app.last_code(&ch);
+    let sent = app.last_code(&ch).await;
     c.activate_contact_channel()
         .contact_channel_id(&ch)
         .activation_code(sent)

@@ -78,7 +78,7 @@ async fn the_aws_cli_creates_activates_and_reads_a_contact() {
     });
     assert!(ok, "{err}");
     let ch = out["ContactChannelArn"].as_str().unwrap().to_string();
-    let code_sent = app.last_code(&ch);
+    let code_sent = app.last_code(&ch).await;
     let (ok, _, err) = tokio::task::block_in_place(|| {
         aws(
             &app,

@@ -29,6 +29,8 @@ pub struct Setup {
     pub database_url: Option<String>,
     pub time_scale: f64,
     pub log_channel: bool,
+    /// Run the engine's own loop; otherwise tests step it with `tick`.
+    pub engine_loop: bool,
 }
 
 impl Default for Setup {
@@ -37,6 +39,7 @@ impl Default for Setup {
             database_url: None,
             time_scale: 1.0,
             log_channel: false,
+            engine_loop: false,
         }
     }
 }
@@ -78,6 +81,7 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         Options {
             clock: clock.clone(),
             delivery,
+            engine_loop: setup.engine_loop,
         },
     )
     .await
@@ -129,8 +133,24 @@ impl TestApp {
         aws_sdk_ssmincidents::Client::from_conf(conf)
     }
 
-    /// The code most recently sent to a channel.
-    pub fn last_code(&self, channel_arn: &str) -> String {
+    /// Runs the engine at the manual clock's time, as its loop would.
+    pub async fn tick(&self) -> klaxon::engine::TickReport {
+        self.running
+            .engine
+            .tick(self.clock.now_ms())
+            .await
+            .expect("engine tick")
+    }
+
+    /// Moves the manual clock on and runs whatever fell due.
+    pub async fn advance(&self, ms: i64) -> klaxon::engine::TickReport {
+        self.clock.advance_ms(ms);
+        self.tick().await
+    }
+
+    /// The code most recently sent to a channel (after the engine has sent what is queued).
+    pub async fn last_code(&self, channel_arn: &str) -> String {
+        self.tick().await;
         self.sent
             .sent()
             .iter()
@@ -233,4 +253,14 @@ pub fn now_secs() -> i64 {
 /// The modeled error code of an SDK error, e.g. "ResourceNotFoundException".
 pub fn code<E: aws_sdk_ssmcontacts::error::ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<none>").to_string()
+}
+
+/// An unsigned GET (probes, /metrics): the body as text.
+pub async fn get_text(app: &TestApp, path: &str) -> String {
+    let r = raw(app, "GET", path, &[], b"", None).await;
+    assert_eq!(r.status, 200, "GET {path}");
+    match r.body {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
 }

@@ -57,6 +57,25 @@ async fn contacts_errors_carry_type_message_and_modeled_members() {
     let r = raw(&app, "POST", "/", &[CT, ("x-amz-target", "SSMContacts.AcceptPage")], br#"{"PageId":"arn:aws:ssm-contacts:us-east-1:111122223333:page/a/b","AcceptType":"READ","AcceptCode":"123456"}"#, signed()).await;
     assert_eq!(
         (r.status, r.body["__type"].as_str()),
+        (400, Some("ResourceNotFoundException"))
+    );
+    assert_eq!(r.body["ResourceType"], "PAGE");
+    assert_eq!(
+        r.body["ResourceId"],
+        "arn:aws:ssm-contacts:us-east-1:111122223333:page/a/b"
+    );
+
+    let r = raw(
+        &app,
+        "POST",
+        "/",
+        &[CT, ("x-amz-target", "SSMContacts.ListRotations")],
+        b"{}",
+        signed(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["__type"].as_str()),
         (501, Some("NotImplementedException"))
     );
 }
@@ -251,6 +270,7 @@ async fn the_log_channel_writes_the_outbox() {
         false,
     )
     .await;
+    app.tick().await;
     let text = std::fs::read_to_string(&app.running.outbox).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(line["kind"], "ACTIVATION");

@@ -6,10 +6,13 @@ use super::channel::{contact_alias, load};
 use super::errors::{invalid, quota};
 use super::records::{ChannelBody, RT_CHANNEL};
 use super::{ContactsService, save};
-use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
+use crate::delivery::ChannelKind;
 use crate::domain::codes::{code_matches, hash_code, new_code};
+use crate::engine::message::{activation_subject, activation_text};
+use crate::engine::outbox::{ActivationMessage, enqueue_activation};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
+use crate::storage::Tx;
 
 /// Makes a fresh code for the channel (stored as a hash) if the send rate allows it.
 pub fn issue_code(
@@ -39,32 +42,28 @@ pub fn issue_code(
     Ok(code)
 }
 
-pub async fn send_code(
+/// Queues the code for delivery through the outbox, inside the caller's transaction; it goes
+/// out once the transaction commits and the engine is woken.
+pub async fn queue_code(
     svc: &ContactsService,
-    arn: &str,
-    b: &ChannelBody,
+    tx: &mut dyn Tx,
+    account: &str,
+    (arn, b): (&str, &ChannelBody),
     alias: &str,
     code: &str,
     now: i64,
-) -> Result<(), crate::delivery::DeliveryError> {
+) -> Result<(), Error> {
     let kind = ChannelKind::parse(&b.channel_type).unwrap_or(ChannelKind::Email);
     let minutes = svc.activation.code_ttl_secs / 60;
-    let msg = OutboundMessage {
-        kind: MessageKind::Activation,
-        contact_channel_arn: arn.to_string(),
-        channel_type: kind,
-        delivery_address: b.address.clone(),
-        code: code.to_string(),
-        page_arn: None,
-        engagement_arn: None,
-        subject: format!("Klaxon activation code for {alias}"),
-        body: format!(
-            "Your Klaxon activation code for contact channel \"{}\" of {alias} is {code}. It expires in {minutes} minutes.",
-            b.name
-        ),
-        idempotency_key: format!("activation:{arn}:{now}"),
+    let m = ActivationMessage {
+        channel_arn: arn,
+        channel: b,
+        subject: activation_subject(alias),
+        text: activation_text(kind, &b.name, alias, code, minutes),
+        code,
     };
-    svc.delivery.send(&msg, now).await.map(|_| ())
+    enqueue_activation(tx, account, m, now).await?;
+    Ok(())
 }
 
 pub async fn send(
@@ -79,11 +78,18 @@ pub async fn send(
     let code = issue_code(svc, &rec.id, &mut b, now)?;
     save(tx.as_mut(), &mut rec, &b, now).await?;
     let alias = contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?;
+    queue_code(
+        svc,
+        tx.as_mut(),
+        &ctx.account_id,
+        (&rec.id, &b),
+        &alias,
+        &code,
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    send_code(svc, &rec.id, &b, &alias, &code, now).await.map_err(|e| {
-        tracing::error!(channel = %rec.id, error = %e, "activation code could not be delivered");
-        super::errors::internal()
-    })?;
+    svc.wake.notify_one();
     Ok(SendActivationCodeResult {})
 }
 

@@ -1,6 +1,6 @@
 //! Contact channels: the SMS numbers, voice numbers and email addresses of a contact.
 
-use super::activation::{issue_code, send_code};
+use super::activation::{issue_code, queue_code};
 use super::errors::{conflict, invalid, not_found};
 use super::records::{CHANNEL, CONTACT, ChannelBody, ContactBody, RT_CHANNEL, RT_CONTACT};
 use super::{ContactsService, idempotency, page_size, resume_after, save};
@@ -153,6 +153,18 @@ pub async fn create(
         }
         other => other?,
     }
+    if let Some(code) = &code {
+        queue_code(
+            svc,
+            tx.as_mut(),
+            &ctx.account_id,
+            (&arn, &body),
+            &c.alias,
+            code,
+            now,
+        )
+        .await?;
+    }
     idempotency::remember(
         tx.as_mut(),
         &ctx.account_id,
@@ -164,12 +176,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    if let Some(code) = code
-        && let Err(e) = send_code(svc, &arn, &body, &c.alias, &code, now).await
-    {
-        // The channel exists; SendActivationCode can be retried once delivery works again.
-        tracing::warn!(channel = %arn, error = %e, "activation code could not be delivered");
-    }
+    svc.wake.notify_one();
     Ok(CreateContactChannelResult {
         contact_channel_arn: Some(arn),
     })
@@ -223,16 +230,21 @@ pub async fn update(
         }
     }
     save(tx.as_mut(), &mut rec, &b, now).await?;
-    let alias = match resend {
-        Some(_) => contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?,
-        None => String::new(),
-    };
-    tx.commit().await?;
-    if let Some(code) = resend
-        && let Err(e) = send_code(svc, &rec.id, &b, &alias, &code, now).await
-    {
-        tracing::warn!(channel = %rec.id, error = %e, "activation code could not be delivered");
+    if let Some(code) = &resend {
+        let alias = contact_alias(tx.as_mut(), &ctx, &b.contact_arn).await?;
+        queue_code(
+            svc,
+            tx.as_mut(),
+            &ctx.account_id,
+            (&rec.id, &b),
+            &alias,
+            code,
+            now,
+        )
+        .await?;
     }
+    tx.commit().await?;
+    svc.wake.notify_one();
     Ok(UpdateContactChannelResult {})
 }
 

@@ -87,3 +87,16 @@ impl From<serde_json::Error> for Error {
         internal()
     }
 }
+
+impl From<crate::engine::error::EngineError> for Error {
+    fn from(e: crate::engine::error::EngineError) -> Error {
+        use crate::engine::error::EngineError as E;
+        match e {
+            E::NotFound { resource_type, id } => not_found(resource_type, &id),
+            E::Invalid { field, message } => invalid(field, message),
+            E::Store(e) => e.into(),
+            E::Json(e) => e.into(),
+            E::LeaseLost => internal(),
+        }
+    }
+}

@@ -1,18 +1,19 @@
 //! SSM Contacts behaviour. Each file holds one resource group; this one wires them to the
-//! generated `Api` trait. Engagement, page and rotation operations keep the generated
-//! "not implemented" default until their issues land.
+//! generated `Api` trait. Rotation operations keep the generated "not implemented" default
+//! until their issue lands.
 
 mod activation;
 mod channel;
 mod contact;
+mod engagement;
 pub mod errors;
 mod idempotency;
+mod page;
 mod policy;
 pub mod records;
 mod tags;
 
 use crate::config::ActivationConfig;
-use crate::delivery::Registry;
 use crate::domain::clock::{Clock, Durations};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
@@ -22,7 +23,8 @@ use std::sync::Arc;
 pub struct ContactsService {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub delivery: Registry,
+    /// Wakes the engine after a commit that queued work (pages, activation codes).
+    pub wake: Arc<tokio::sync::Notify>,
     pub durations: Durations,
     pub activation: ActivationConfig,
 }
@@ -183,5 +185,75 @@ impl Api for ContactsService {
         input: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResult, Error> {
         tags::list(self, ctx, input).await
+    }
+    async fn start_engagement(
+        &self,
+        ctx: Context,
+        input: StartEngagementRequest,
+    ) -> Result<StartEngagementResult, Error> {
+        engagement::start(self, ctx, input).await
+    }
+    async fn stop_engagement(
+        &self,
+        ctx: Context,
+        input: StopEngagementRequest,
+    ) -> Result<StopEngagementResult, Error> {
+        engagement::stop(self, ctx, input).await
+    }
+    async fn describe_engagement(
+        &self,
+        ctx: Context,
+        input: DescribeEngagementRequest,
+    ) -> Result<DescribeEngagementResult, Error> {
+        engagement::describe(self, ctx, input).await
+    }
+    async fn list_engagements(
+        &self,
+        ctx: Context,
+        input: ListEngagementsRequest,
+    ) -> Result<ListEngagementsResult, Error> {
+        engagement::list(self, ctx, input).await
+    }
+    async fn describe_page(
+        &self,
+        ctx: Context,
+        input: DescribePageRequest,
+    ) -> Result<DescribePageResult, Error> {
+        page::describe(self, ctx, input).await
+    }
+    async fn list_pages_by_engagement(
+        &self,
+        ctx: Context,
+        input: ListPagesByEngagementRequest,
+    ) -> Result<ListPagesByEngagementResult, Error> {
+        page::list_by_engagement(self, ctx, input).await
+    }
+    async fn list_pages_by_contact(
+        &self,
+        ctx: Context,
+        input: ListPagesByContactRequest,
+    ) -> Result<ListPagesByContactResult, Error> {
+        page::list_by_contact(self, ctx, input).await
+    }
+    async fn list_page_receipts(
+        &self,
+        ctx: Context,
+        input: ListPageReceiptsRequest,
+    ) -> Result<ListPageReceiptsResult, Error> {
+        page::receipts(self, ctx, input).await
+    }
+    async fn list_page_resolutions(
+        &self,
+        ctx: Context,
+        input: ListPageResolutionsRequest,
+    ) -> Result<ListPageResolutionsResult, Error> {
+        page::resolutions(self, ctx, input).await
+    }
+    async fn accept_page(
+        &self,
+        ctx: Context,
+        input: AcceptPageRequest,
+    ) -> Result<AcceptPageResult, Error> {
+        page::accept(self, ctx, input).await
     }
 }

@@ -89,3 +89,17 @@ impl From<serde_json::Error> for Error {
         internal()
     }
 }
+
+impl From<crate::engine::error::EngineError> for Error {
+    fn from(e: crate::engine::error::EngineError) -> Error {
+        use crate::engine::error::EngineError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Json(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "engine failure in an incidents operation");
+                internal()
+            }
+        }
+    }
+}

@@ -11,6 +11,9 @@ use super::timeline::{CREATED, UPDATED, automatic, update_data};
 use super::{ClientToken, IncidentsService, list_page, plan, principal, save, tags};
 use super::{plan::chat_channel, time_key};
 use crate::domain::arn::{Arn, incidents_arn, new_id};
+use crate::engine::engagement::{self, Start};
+use crate::engine::error::EngineError;
+use crate::engine::records::Message;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
 use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
@@ -139,7 +142,7 @@ async fn merge(
             trigger_data(ctx, input, source),
         )],
     );
-    automatic(tx, ctx, &arn, UPDATED, data, now).await?;
+    automatic::<Error>(tx, ctx, &arn, UPDATED, data, now).await?;
     Ok(arn)
 }
 
@@ -264,12 +267,67 @@ async fn start_once(
     data["title"] = json!(body.record.title);
     data["impact"] = json!(body.record.impact);
     data["responsePlanArn"] = json!(plan_arn);
-    automatic(tx.as_mut(), ctx, &arn, CREATED, data, now).await?;
+    automatic::<Error>(tx.as_mut(), ctx, &arn, CREATED, data, now).await?;
+    let engaged = engage(svc, tx.as_mut(), ctx, &arn, &body.record, &p, now).await?;
     guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
+    if engaged {
+        svc.wake.notify_one();
+    }
     Ok(Some(StartIncidentOutput {
         incident_record_arn: Some(arn),
     }))
+}
+
+/// Starts one engagement per contact the response plan names, with the incident's title and
+/// summary, and notes each on the timeline. A contact that no longer exists is noted there too
+/// instead of failing the start. Returns whether anything was engaged.
+async fn engage(
+    svc: &IncidentsService,
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    arn: &str,
+    record: &IncidentRecord,
+    plan: &PlanBody,
+    now: i64,
+) -> Result<bool, Error> {
+    let title = record.title.clone().unwrap_or_default();
+    let impact = record.impact.unwrap_or_default();
+    let mut engaged = false;
+    for contact in plan.engagements.iter().flatten() {
+        let region = Arn::parse(contact)
+            .map(|a| a.region)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| ctx.region.clone());
+        let message = Message {
+            sender: principal(ctx),
+            subject: format!("Incident: {title}"),
+            content: record.summary.clone().unwrap_or_else(|| title.clone()),
+            public_subject: Some(format!("Incident (impact {impact})")),
+            public_content: Some(title.clone()),
+            incident_id: Some(arn.to_string()),
+        };
+        let start = Start {
+            region,
+            contact_arn: contact.clone(),
+            message,
+        };
+        match engagement::start(tx, &ctx.account_id, start, now, svc.durations).await {
+            Ok(engagement_arn) => {
+                let data = json!({"contactArn": contact, "engagementArn": engagement_arn});
+                automatic::<Error>(tx, ctx, arn, super::PAGE_EVENT, data, now).await?;
+                engaged = true;
+            }
+            Err(EngineError::NotFound { .. }) => {
+                tracing::warn!(incident = %arn, contact = %contact, "response plan names a contact that does not exist; not engaged");
+                let data =
+                    json!({"contactArn": contact, "error": "contact not found; not engaged"});
+                automatic::<Error>(tx, ctx, arn, super::PAGE_EVENT, data, now).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(engaged)
 }
 
 pub async fn get(
@@ -398,10 +456,14 @@ pub async fn update(
         ));
     }
     let mut reopened = false;
+    let mut resolved = false;
     if let Some(s) = i.status.filter(|s| Some(s) != old.status.as_ref()) {
         changes.push(("status", json!(old.status), json!(s)));
         match s {
-            IncidentRecordStatus::Resolved => r.resolved_time = Some(Timestamp::from_millis(now)),
+            IncidentRecordStatus::Resolved => {
+                r.resolved_time = Some(Timestamp::from_millis(now));
+                resolved = true;
+            }
             _ => {
                 r.resolved_time = None;
                 reopened = true;
@@ -423,10 +485,15 @@ pub async fn update(
         }
     }
     save(tx.as_mut(), &mut rec, &body, now).await?;
+    if resolved {
+        // Nobody needs to be paged for an incident that is over.
+        engagement::stop_for_incident(tx.as_mut(), &ctx.account_id, &arn, "incident resolved", now)
+            .await?;
+    }
     if !changes.is_empty() {
         let title = body.record.title.clone().unwrap_or_default();
         let data = update_data(&ctx, &title, changes);
-        automatic(tx.as_mut(), &ctx, &arn, UPDATED, data, now).await?;
+        automatic::<Error>(tx.as_mut(), &ctx, &arn, UPDATED, data, now).await?;
     }
     guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;

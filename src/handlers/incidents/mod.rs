@@ -24,6 +24,36 @@ pub struct IncidentsService {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub durations: Durations,
+    /// Wakes the engine after a commit that started engagements.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Timeline event types for engagements of an incident, as AWS names them.
+pub const PAGE_EVENT: &str = "SSM Contacts Page for Incident";
+pub const ACK_EVENT: &str = "SSM Contacts Page Acknowledgement for Incident";
+
+/// Notes an engagement event on the timeline of the incident `incident_id` names, when it is an
+/// incident record of the caller's account (IncidentId is free text to StartEngagement).
+pub async fn engagement_event<E: From<crate::storage::StoreError> + From<serde_json::Error>>(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    incident_id: Option<&str>,
+    event_type: &str,
+    data: serde_json::Value,
+    now: i64,
+) -> Result<bool, E> {
+    let Some(id) = incident_id else {
+        return Ok(false);
+    };
+    if tx
+        .get(records::INCIDENT, &ctx.account_id, id)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    timeline::automatic::<E>(tx, ctx, id, event_type, data, now).await?;
+    Ok(true)
 }
 
 /// Lists return this many items when the caller gives no maxResults.

@@ -123,7 +123,7 @@ pub async fn update(
         ));
     }
     let data = update_data(&ctx, &title, vec![("relatedItems", Value::Null, change)]);
-    automatic(tx.as_mut(), &ctx, &incident, UPDATED, data, now).await?;
+    automatic::<Error>(tx.as_mut(), &ctx, &incident, UPDATED, data, now).await?;
     guard.remember(tx.as_mut(), "").await?;
     tx.commit().await?;
     Ok(UpdateRelatedItemsOutput {})

@@ -8,7 +8,7 @@ use super::{ClientToken, IncidentsService, list_page, must_exist, principal, sav
 use crate::domain::arn::new_id;
 use crate::shapes::incidents::*;
 use crate::shapes::{Context, Timestamp};
-use crate::storage::{ListQuery, Reader, Record, Tx};
+use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
 use serde_json::{Value, json};
 
 /// Event types a caller may create, update or delete.
@@ -49,14 +49,14 @@ pub fn update_data(ctx: &Context, title: &str, changes: Vec<(&str, Value, Value)
 }
 
 /// Adds an event to an incident inside the caller's transaction; returns its id.
-pub async fn record(
+pub async fn record<E: From<StoreError> + From<serde_json::Error>>(
     tx: &mut dyn Tx,
     ctx: &Context,
     incident_arn: &str,
     event: TimelineEvent,
     automatic: bool,
     now: i64,
-) -> Result<String, Error> {
+) -> Result<String, E> {
     let id = new_id();
     let time = event.event_time.unwrap_or(Timestamp::from_millis(now));
     let body = EventBody {
@@ -84,21 +84,21 @@ pub async fn record(
 }
 
 /// Writes an automatic event at `now`.
-pub async fn automatic(
+pub async fn automatic<E: From<StoreError> + From<serde_json::Error>>(
     tx: &mut dyn Tx,
     ctx: &Context,
     incident_arn: &str,
     event_type: &str,
     data: Value,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<(), E> {
     let event = TimelineEvent {
         event_type: Some(event_type.to_string()),
         event_data: Some(data.to_string()),
         event_time: Some(Timestamp::from_millis(now)),
         ..Default::default()
     };
-    record(tx, ctx, incident_arn, event, true, now).await?;
+    record::<E>(tx, ctx, incident_arn, event, true, now).await?;
     Ok(())
 }
 
@@ -155,7 +155,7 @@ pub async fn create(
         event_type: input.event_type,
         ..Default::default()
     };
-    let id = record(tx.as_mut(), &ctx, &incident, event, false, now).await?;
+    let id = record::<Error>(tx.as_mut(), &ctx, &incident, event, false, now).await?;
     guard.remember(tx.as_mut(), &id).await?;
     tx.commit().await?;
     Ok(CreateTimelineEventOutput {

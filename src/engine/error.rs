@@ -1,0 +1,42 @@
+//! The engine's one error type; handlers map it to each service's modeled errors.
+
+use crate::storage::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored engine record cannot be read: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{resource_type} {id} was not found")]
+    NotFound {
+        resource_type: &'static str,
+        id: String,
+    },
+    #[error("{field} {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// Another node took the timer over: this node's transaction must not commit.
+    #[error("the timer's lease was lost to another node")]
+    LeaseLost,
+}
+
+impl EngineError {
+    pub fn not_found(resource_type: &'static str, id: &str) -> EngineError {
+        EngineError::NotFound {
+            resource_type,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> EngineError {
+        EngineError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
