@@ -21,7 +21,7 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {

@@ -21,8 +21,20 @@ pub struct TestApp {
     pub running: Running,
     pub clock: Arc<ManualClock>,
     pub sent: Arc<RecordingChannel>,
+    pub config: Config,
+    engine_loop: bool,
     // Kept so the data directory outlives the server.
     _dir: tempfile::TempDir,
+}
+
+/// SDK clients sign with the server's manual clock, so tests can move time by hours.
+#[derive(Debug)]
+struct ManualTime(Arc<ManualClock>);
+
+impl aws_smithy_async::time::TimeSource for ManualTime {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.now_ms().max(0) as u64)
+    }
 }
 
 pub struct Setup {
@@ -90,11 +102,44 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         running,
         clock,
         sent,
+        config,
+        engine_loop: setup.engine_loop,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Stops the server and starts a new one on the same data, clock and recording channel.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            running,
+            clock,
+            sent,
+            config,
+            engine_loop,
+            _dir,
+        } = self;
+        running.stop().await;
+        let running = start(
+            &config,
+            Options {
+                clock: clock.clone(),
+                delivery: Some(Registry::all(sent.clone())),
+                engine_loop,
+            },
+        )
+        .await
+        .expect("server restarts");
+        TestApp {
+            running,
+            clock,
+            sent,
+            config,
+            engine_loop,
+            _dir,
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.running.addr)
     }
@@ -109,6 +154,7 @@ impl TestApp {
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new(key, secret, None, None, "test"))
             .endpoint_url(self.url())
+            .time_source(ManualTime(self.clock.clone()))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .retry_config(aws_sdk_ssmcontacts::config::retry::RetryConfig::disabled())
             .build();
@@ -127,6 +173,7 @@ impl TestApp {
                 key, secret, None, None, "test",
             ))
             .endpoint_url(self.url())
+            .time_source(ManualTime(self.clock.clone()))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .retry_config(aws_sdk_ssmincidents::config::retry::RetryConfig::disabled())
             .build();

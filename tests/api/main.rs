@@ -6,6 +6,7 @@ mod channels;
 mod cli;
 mod codegen;
 mod contacts;
+mod engagements;
 mod helpers;
 mod incidents_records;
 mod incidents_setup;
