@@ -909,3 +909,102 @@ async fn metrics_report_sends_first_send_latency_and_open_engagements() {
     let text = get_text(&app, "/metrics").await;
     assert!(text.contains("klaxon_open_engagements 0"), "{text}");
 }
+
+#[tokio::test]
+async fn start_incident_engages_the_plans_contacts_and_writes_the_timeline() {
+    use aws_sdk_ssmincidents::types::IncidentRecordStatus;
+    let app = spawn().await;
+    let (contact, _, _) = person(&app, "oncall-lead", 5).await;
+    crate::incidents_setup::ready(&app).await;
+    let inc = app.incidents();
+    let plan = inc
+        .create_response_plan()
+        .name("checkout")
+        .incident_template(crate::incidents_setup::template("Checkout is down", 1))
+        .engagements(&contact)
+        .send()
+        .await
+        .unwrap()
+        .arn;
+    let incident = inc
+        .start_incident()
+        .response_plan_arn(&plan)
+        .send()
+        .await
+        .unwrap()
+        .incident_record_arn;
+    app.tick().await;
+    let sent = pages_sent(&app);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains("Checkout is down"));
+    let engagements = app
+        .contacts()
+        .list_engagements()
+        .incident_id(&incident)
+        .send()
+        .await
+        .unwrap()
+        .engagements;
+    assert_eq!(engagements.len(), 1);
+    assert_eq!(engagements[0].contact_arn, contact);
+    let page = only_page(&app, &engagements[0].engagement_arn).await;
+    let d = app
+        .contacts()
+        .describe_page()
+        .page_id(&page)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.incident_id.as_deref(), Some(incident.as_str()));
+    accept(&app, &page, &sent[0].code, None).await.unwrap();
+
+    let events = inc
+        .list_timeline_events()
+        .incident_record_arn(&incident)
+        .send()
+        .await
+        .unwrap()
+        .event_summaries;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(
+        types.contains(&"SSM Contacts Page for Incident"),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"SSM Contacts Page Acknowledgement for Incident"),
+        "{types:?}"
+    );
+
+    // Resolving the incident stops its engagements.
+    let second = inc
+        .start_incident()
+        .response_plan_arn(&plan)
+        .title("again")
+        .send()
+        .await
+        .unwrap()
+        .incident_record_arn;
+    app.tick().await;
+    inc.update_incident_record()
+        .arn(&second)
+        .status(IncidentRecordStatus::Resolved)
+        .send()
+        .await
+        .unwrap();
+    let engs = app
+        .contacts()
+        .list_engagements()
+        .incident_id(&second)
+        .send()
+        .await
+        .unwrap()
+        .engagements;
+    assert_eq!(engs.len(), 1);
+    assert!(engs[0].stop_time.is_some());
+    app.advance(5 * MIN).await;
+    assert_eq!(
+        pages_sent(&app).len(),
+        2,
+        "no email stage for the resolved incident"
+    );
+}

@@ -479,45 +479,12 @@ async fn the_aws_cli_manages_a_response_plan() {
 
 // ---------------------------------------------------------------- Postgres
 
-/// A new, empty database on the test server, so the one-replication-set-per-account rule
-/// does not meet earlier runs. `None` when the role may not create databases.
-async fn fresh_database(url: &str) -> Option<(String, String)> {
-    let pool = sqlx::PgPool::connect(url).await.ok()?;
-    let name = format!("klaxon_incidents_{}", uuid::Uuid::new_v4().simple());
-    let made = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&pool)
-        .await;
-    pool.close().await;
-    if let Err(e) = made {
-        eprintln!("cannot create a database ({e}); using the shared one");
-        return None;
-    }
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let (scheme, rest) = base.split_once("://")?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    Some((format!("{scheme}://{authority}/{name}{query}"), name))
-}
-
-async fn drop_database(url: &str, name: &str) {
-    if let Ok(pool) = sqlx::PgPool::connect(url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&pool)
-        .await;
-        pool.close().await;
-    }
-}
-
 #[tokio::test]
 async fn incidents_work_on_postgres_too() {
     let Some(url) = crate::storage::postgres_url().await else {
         return;
     };
-    let fresh = fresh_database(&url).await;
+    let fresh = crate::storage::fresh_database(&url).await;
     let app = spawn_with(Setup {
         database_url: Some(
             fresh
@@ -666,7 +633,7 @@ async fn incidents_work_on_postgres_too() {
     drop(c);
     drop(app);
     if let Some((_, name)) = fresh {
-        drop_database(&url, &name).await;
+        crate::storage::drop_database(&url, &name).await;
     }
 }
 
@@ -729,7 +696,7 @@ async fn concurrent_starts_with_one_dedupe_string_make_one_incident_on_postgres(
     let Some(url) = crate::storage::postgres_url().await else {
         return;
     };
-    let Some((fresh, name)) = fresh_database(&url).await else {
+    let Some((fresh, name)) = crate::storage::fresh_database(&url).await else {
         panic!("this test needs a scratch database on {url}");
     };
     let app = spawn_with(Setup {
@@ -739,7 +706,7 @@ async fn concurrent_starts_with_one_dedupe_string_make_one_incident_on_postgres(
     .await;
     concurrent_starts_make_one_incident(&app).await;
     drop(app);
-    drop_database(&url, &name).await;
+    crate::storage::drop_database(&url, &name).await;
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod cli;
 mod codegen;
 mod contacts;
 mod engagements;
+mod engine_nodes;
 mod helpers;
 mod incidents_records;
 mod incidents_setup;

@@ -59,3 +59,36 @@ async fn postgres_store_conforms() {
     let store = PostgresStore::open(&url).await.unwrap();
     conformance::run(&store, &account()).await;
 }
+
+/// A new, empty database on the test server, so the one-replication-set-per-account rule
+/// does not meet earlier runs. `None` when the role may not create databases.
+pub async fn fresh_database(url: &str) -> Option<(String, String)> {
+    let pool = sqlx::PgPool::connect(url).await.ok()?;
+    let name = format!("klaxon_incidents_{}", uuid::Uuid::new_v4().simple());
+    let made = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    if let Err(e) = made {
+        eprintln!("cannot create a database ({e}); using the shared one");
+        return None;
+    }
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let (scheme, rest) = base.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    Some((format!("{scheme}://{authority}/{name}{query}"), name))
+}
+
+pub async fn drop_database(url: &str, name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&pool)
+        .await;
+        pool.close().await;
+    }
+}
