@@ -26,6 +26,16 @@ use records::{T_PAGE_STAGE, T_SEND, T_STAGE};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Ends the lease renewer with the loop that owns it, also when the loop is aborted: a node
+/// whose loop is gone must stop claiming to be alive.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -198,7 +208,7 @@ impl Engine {
         if let Err(e) = self.store.listen(self.wake.clone()).await {
             tracing::warn!(error = %e, "no cross-node notifications; relying on the fallback poll");
         }
-        let renewer = {
+        let _renewer = AbortOnDrop({
             let engine = self.clone();
             tokio::spawn(async move {
                 let every =
@@ -211,7 +221,7 @@ impl Engine {
                     }
                 }
             })
-        };
+        });
         loop {
             if *shutdown.borrow() {
                 break;
@@ -243,7 +253,6 @@ impl Engine {
                 _ = shutdown.changed() => {}
             }
         }
-        renewer.abort();
         if let Err(e) = self.store.release_leases(&self.node).await {
             tracing::warn!(error = %e, "cannot release timer leases at shutdown");
         }
