@@ -1,8 +1,10 @@
 //! The engagement engine on the real clock. Prints:
-//! - StartEngagement → first `Channel::send` latency p50/p99 for 1 (repeated), 100 and 1,000
-//!   engagements started at once (in-process server, SQLite, a channel that timestamps sends);
-//! - timer lateness p50/p99: stage 1 of every engagement above, due 100 ms after its start
-//!   (a 1-minute stage at time scale 600);
+//! - StartEngagement → first `Channel::send` latency p50/p99, one engagement at a time while
+//!   1, 100 and 1,000 engagements are open (their next stages waiting), and for 100 and 1,000
+//!   engagements started at once (in-process server, SQLite then PostgreSQL, a channel that
+//!   timestamps sends);
+//! - timer lateness p50/p99: stage 1 of every measured engagement, due 1 s after its start
+//!   (a 1-minute stage at time scale 60; the open engagements' stages are 30 s);
 //! - engagements started per second at 16 clients and RSS with 10,000 open engagements (the
 //!   release binary as a child process, SQLite, log channel);
 //! - on PostgreSQL: how long after a node dies mid-send another node has finished its work.
@@ -30,11 +32,14 @@ use tokio::sync::Notify;
 const KEY: &str = "AKIDBENCHENGINE";
 const SECRET: &str = "bench-secret";
 const ACCOUNT: &str = "100000000009";
+/// One minute of a plan is this many real milliseconds.
+const TIME_SCALE: f64 = 60.0;
+const MINUTE_MS: i64 = 1_000;
 
 /// Remembers when each message was handed over, by page and stage.
 #[derive(Default)]
 struct Timing {
-    sends: Mutex<Vec<(OutboundMessage, Instant)>>,
+    sends: Mutex<Vec<(OutboundMessage, Instant, i64)>>,
     count: AtomicUsize,
     hang: bool,
 }
@@ -49,10 +54,11 @@ impl Channel for Timing {
             self.count.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
         }
+        let wall = klaxon::domain::clock::Clock::now_ms(&SystemClock);
         self.sends
             .lock()
             .unwrap()
-            .push((msg.clone(), Instant::now()));
+            .push((msg.clone(), Instant::now(), wall));
         self.count.fetch_add(1, Ordering::SeqCst);
         Ok("t".into())
     }
@@ -71,7 +77,7 @@ fn config(dir: &std::path::Path, database_url: Option<String>) -> Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         database_url,
-        time_scale: 600.0,
+        time_scale: TIME_SCALE,
         credentials: vec![CredentialConfig {
             access_key_id: KEY.into(),
             secret_access_key: Some(Secret::new(SECRET)),
@@ -94,7 +100,13 @@ async fn ok(
 }
 
 /// A contact whose plan sends SMS at once and again one (scaled) minute later; returns its ARN.
-async fn contact(http: &common::Http, signer: &Signer, timing: &Timing, alias: &str) -> String {
+async fn contact(
+    http: &common::Http,
+    signer: &Signer,
+    timing: &Timing,
+    alias: &str,
+    minutes: i32,
+) -> String {
     let arn = ok(
         http,
         signer,
@@ -115,8 +127,8 @@ async fn contact(http: &common::Http, signer: &Signer, timing: &Timing, alias: &
             .lock()
             .unwrap()
             .iter()
-            .find(|(m, _)| m.kind == MessageKind::Activation && m.contact_channel_arn == ch)
-            .map(|(m, _)| m.code.clone());
+            .find(|(m, _, _)| m.kind == MessageKind::Activation && m.contact_channel_arn == ch)
+            .map(|(m, _, _)| m.code.clone());
         if let Some(c) = found {
             break c;
         }
@@ -136,7 +148,7 @@ async fn contact(http: &common::Http, signer: &Signer, timing: &Timing, alias: &
         signer,
         "UpdateContact",
         json!({"ContactId": arn, "Plan": {"Stages": [
-            {"DurationInMinutes": 1, "Targets": [target]},
+            {"DurationInMinutes": minutes, "Targets": [target]},
             {"DurationInMinutes": 0, "Targets": [target]},
         ]}}),
     )
@@ -168,50 +180,89 @@ async fn burst(
     out
 }
 
-/// Waits until both stages of every engagement were sent; returns (first-send ms, lateness ms).
-async fn outcome(timing: &Timing, started: &[(String, Instant)]) -> (Vec<f64>, Vec<f64>) {
+/// Waits until both stages of every engagement were sent. Returns the first-send latencies
+/// (from the request's start, as the caller sees it) and the lateness of each stage-1 send
+/// against its due time (the engagement's StartTime on the server + one scaled minute).
+async fn outcome(
+    http: &common::Http,
+    signer: &Signer,
+    timing: &Timing,
+    started: &[(String, Instant)],
+) -> (Vec<f64>, Vec<f64>) {
     let want: HashMap<&str, Instant> = started.iter().map(|(a, t)| (a.as_str(), *t)).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (first, stage1) = loop {
         let sends = timing.sends.lock().unwrap().clone();
         let mut first = Vec::new();
-        let mut late = Vec::new();
-        for (m, at) in sends.iter() {
+        let mut stage1 = Vec::new();
+        for (m, at, wall_ms) in sends.iter() {
             let Some(t0) = m.engagement_arn.as_deref().and_then(|e| want.get(e)) else {
                 continue;
             };
-            let ms = at.duration_since(*t0).as_secs_f64() * 1000.0;
-            if m.idempotency_key
-                == klaxon::engine::outbox::idempotency_key(&format!(
-                    "{}|0|{}|1",
-                    m.page_arn.as_deref().unwrap(),
-                    m.contact_channel_arn
-                ))
-            {
-                first.push(ms);
+            let key0 = klaxon::engine::outbox::page_attempt_id(
+                m.page_arn.as_deref().unwrap(),
+                0,
+                &m.contact_channel_arn,
+                1,
+            );
+            if m.idempotency_key == klaxon::engine::outbox::idempotency_key(&key0) {
+                first.push(at.duration_since(*t0).as_secs_f64() * 1000.0);
             } else {
-                late.push(ms - 100.0);
+                stage1.push((m.engagement_arn.clone().unwrap(), *wall_ms));
             }
         }
-        if first.len() == started.len() && late.len() == started.len() {
-            return (first, late);
+        if first.len() == started.len() && stage1.len() == started.len() {
+            break (first, stage1);
         }
         assert!(
             Instant::now() < deadline,
             "engine did not finish: {} / {} / {}",
             first.len(),
-            late.len(),
+            stage1.len(),
             started.len()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let mut late = Vec::new();
+    for (eng, wall_ms) in stage1 {
+        let d = ok(
+            http,
+            signer,
+            "DescribeEngagement",
+            json!({"EngagementId": eng}),
+        )
+        .await;
+        let start_ms = (d["StartTime"].as_f64().unwrap() * 1000.0).round() as i64;
+        late.push((wall_ms - start_ms - MINUTE_MS) as f64);
+    }
+    (first, late)
+}
+
+fn line(label: &str, first: &[f64], late: &[f64]) {
+    println!(
+        "  {label:<42} first send p50 {:8.2} ms  p99 {:8.2} ms | stage-1 lateness p50 {:8.2} ms  p99 {:8.2} ms",
+        pct(first.to_vec(), 0.5),
+        pct(first.to_vec(), 0.99),
+        pct(late.to_vec(), 0.5),
+        pct(late.to_vec(), 0.99)
+    );
+}
+
+/// Opens `n` engagements of a contact with long stages, so they stay open with timers waiting.
+async fn background(http: &common::Http, signer: &Arc<Signer>, contact: &str, n: usize) {
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(100);
+        burst(http, signer, contact, k).await;
+        left -= k;
     }
 }
 
-async fn latency_runs() {
+async fn latency_runs(backend: &str, database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let timing = Arc::new(Timing::default());
     let running = start(
-        &config(dir.path(), None),
+        &config(dir.path(), database_url),
         Options {
             clock: Arc::new(SystemClock),
             delivery: Some(Registry::all(timing.clone())),
@@ -226,42 +277,63 @@ async fn latency_runs() {
         key: KEY.into(),
         secret: SECRET.into(),
     });
-    let c = contact(&http, &signer, &timing, "bench-oncall").await;
+    let c = contact(&http, &signer, &timing, "bench-oncall", 1).await;
+    let bg = contact(&http, &signer, &timing, "bench-background", 30).await;
     println!(
-        "StartEngagement -> first Channel::send (SQLite, in-process, engine loop on the real clock)"
+        "StartEngagement -> first Channel::send, stage-1 timer lateness ({backend}, in-process, engine loop on the real clock)"
     );
-    let mut lateness = Vec::new();
-    let mut singles = Vec::new();
-    for _ in 0..50 {
-        singles.extend(burst(&http, &signer, &c, 1).await);
-        outcome(&timing, &singles[singles.len() - 1..]).await;
+    let mut open = 0;
+    for n in [1, 100, 1000] {
+        background(&http, &signer, &bg, n - open).await;
+        open = n;
+        let mut started = Vec::new();
+        for _ in 0..50 {
+            started.extend(burst(&http, &signer, &c, 1).await);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let (first, late) = outcome(&http, &signer, &timing, &started).await;
+        line(
+            &format!("one at a time (x50), {n} open engagements"),
+            &first,
+            &late,
+        );
     }
-    let (first, late) = outcome(&timing, &singles).await;
-    lateness.extend(late);
-    println!(
-        "  1 at a time (x50):   p50 {:7.2} ms  p99 {:7.2} ms",
-        pct(first.clone(), 0.5),
-        pct(first, 0.99)
-    );
+    running.stop().await;
+}
+
+/// Engagements started all at once, on a fresh server whose engine has nothing else to do.
+async fn burst_runs(backend: &str, database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let timing = Arc::new(Timing::default());
+    let running = start(
+        &config(dir.path(), database_url),
+        Options {
+            clock: Arc::new(SystemClock),
+            delivery: Some(Registry::all(timing.clone())),
+            engine_loop: true,
+        },
+    )
+    .await
+    .unwrap();
+    let http = client();
+    let signer = Arc::new(Signer {
+        addr: running.addr.to_string(),
+        key: KEY.into(),
+        secret: SECRET.into(),
+    });
+    let c = contact(&http, &signer, &timing, "bench-burst", 1).await;
+    println!("engagements started at once ({backend})");
     for n in [100, 1000] {
         let t = Instant::now();
         let started = burst(&http, &signer, &c, n).await;
         let accepted = t.elapsed().as_secs_f64();
-        let (first, late) = outcome(&timing, &started).await;
-        lateness.extend(late);
-        println!(
-            "  {n:>4} at once:        p50 {:7.2} ms  p99 {:7.2} ms   ({:.0} StartEngagement/s while bursting)",
-            pct(first.clone(), 0.5),
-            pct(first, 0.99),
-            n as f64 / accepted
+        let (first, late) = outcome(&http, &signer, &timing, &started).await;
+        line(
+            &format!("{n} started at once ({:.0} starts/s)", n as f64 / accepted),
+            &first,
+            &late,
         );
     }
-    println!(
-        "timer lateness (stage 1 due 100 ms after start, {} timers): p50 {:.2} ms  p99 {:.2} ms",
-        lateness.len(),
-        pct(lateness.clone(), 0.5),
-        pct(lateness, 0.99)
-    );
     running.stop().await;
 }
 
@@ -378,21 +450,35 @@ async fn count_open(http: &common::Http, addr: &str) -> usize {
         .unwrap_or(0)
 }
 
+async fn scratch_database(base: &str) -> Option<(String, String)> {
+    let admin = sqlx::PgPool::connect(base).await.ok()?;
+    let name = format!("klaxon_bench_engine_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&admin)
+        .await
+        .ok()?;
+    Some((format!("{}/{name}", base.rsplit_once('/')?.0), name))
+}
+
+async fn drop_scratch(base: &str, name: &str) {
+    if let Ok(admin) = sqlx::PgPool::connect(base).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
+    }
+}
+
 /// Two nodes with their loops on the real clock; one hangs mid-send and is killed. How long
 /// until the survivor has delivered everything?
 async fn takeover_run() {
     let base = std::env::var("KLAXON_BENCH_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let Ok(admin) = sqlx::PgPool::connect(&base).await else {
+    let Some((url, name)) = scratch_database(&base).await else {
         println!("takeover: PostgreSQL not reachable at the bench URL; skipped");
         return;
     };
-    let name = format!("klaxon_bench_engine_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
     let dir = tempfile::tempdir().unwrap();
     let api_timing = Arc::new(Timing::default());
     let running = start(
@@ -418,7 +504,9 @@ async fn takeover_run() {
                 klaxon::storage::open(&url).await.unwrap(),
                 Arc::new(SystemClock),
                 Registry::all(channel),
-                Durations { time_scale: 600.0 },
+                Durations {
+                    time_scale: TIME_SCALE,
+                },
                 Arc::new(Metrics::default()),
                 EngineConfig::default(),
                 Arc::new(Notify::new()),
@@ -440,7 +528,7 @@ async fn takeover_run() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
-        let c = contact(&h, &s, &t, "takeover").await;
+        let c = contact(&h, &s, &t, "takeover", 1).await;
         pump.abort();
         c
     };
@@ -480,16 +568,29 @@ async fn takeover_run() {
     );
     survivor_task.abort();
     running.stop().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
+    drop_scratch(&base, &name).await;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    latency_runs().await;
+    latency_runs("SQLite", None).await;
+    burst_runs("SQLite", None).await;
+    let pg = std::env::var("KLAXON_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    match scratch_database(&pg).await {
+        Some((url, name)) => {
+            latency_runs("PostgreSQL", Some(url)).await;
+            drop_scratch(&pg, &name).await;
+        }
+        None => println!("PostgreSQL not reachable at the bench URL; its latency run skipped"),
+    }
+    match scratch_database(&pg).await {
+        Some((url, name)) => {
+            burst_runs("PostgreSQL", Some(url)).await;
+            drop_scratch(&pg, &name).await;
+        }
+        None => println!("PostgreSQL not reachable at the bench URL; its latency run skipped"),
+    }
     process_runs().await;
     takeover_run().await;
 }
