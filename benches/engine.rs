@@ -286,6 +286,17 @@ async fn latency_runs(backend: &str, database_url: Option<String>) {
     for n in [1, 100, 1000] {
         background(&http, &signer, &bg, n - open).await;
         open = n;
+        // Measure against open engagements, not against the sends of their first stage.
+        while running
+            .store
+            .timer_counts(klaxon::domain::clock::Clock::now_ms(&SystemClock))
+            .await
+            .unwrap()
+            .1
+            > 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let mut started = Vec::new();
         for _ in 0..50 {
             started.extend(burst(&http, &signer, &c, 1).await);

@@ -74,14 +74,6 @@ impl Running {
         }
     }
 
-    /// Ends the engine loop and the listener at once, as a crash would: nothing is given back.
-    pub fn abort(mut self) {
-        if let Some(t) = self.engine_task.take() {
-            t.abort();
-        }
-        self.task.abort();
-    }
-
     /// Runs until `signal` completes, then shuts down gracefully.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         tokio::select! {

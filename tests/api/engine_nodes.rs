@@ -198,3 +198,77 @@ async fn when_a_node_dies_mid_send_the_others_finish_its_work_after_the_lease() 
     assert_eq!(unique.len(), 200, "once each");
     drop_database(&url, &name).await;
 }
+
+/// Counts sends and wakes a waiter on each.
+#[derive(Default)]
+struct Signalling {
+    sent: AtomicUsize,
+    signal: Notify,
+}
+
+#[async_trait]
+impl Channel for Signalling {
+    fn name(&self) -> &'static str {
+        "signalling"
+    }
+    async fn send(&self, _: &OutboundMessage, _: i64) -> Result<String, DeliveryError> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.signal.notify_one();
+        Ok("ok".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_started_on_one_node_wakes_another_through_the_database() {
+    let Some((app, url, fresh, name)) = postgres_app().await else {
+        return;
+    };
+    let contact = personal(&app, "notify").await;
+    let sms = active_channel(&app, &contact, ChannelType::Sms, "+12065550100").await;
+    set_plan(&app, &contact, vec![channel_stage(5, &[(&sms, 0)])]).await;
+    // The other node runs its own loop on the real clock with a one-minute fallback poll, so
+    // only the notification can make it pick the page up within the timeout below.
+    let seen = Arc::new(Signalling::default());
+    let other = Engine::new(
+        Arc::new(PostgresStore::open(&fresh).await.unwrap()),
+        Arc::new(klaxon::domain::clock::SystemClock),
+        Registry::all(seen.clone()),
+        Durations { time_scale: 1.0 },
+        Arc::new(Metrics::default()),
+        EngineConfig {
+            poll_ms: 60_000,
+            ..EngineConfig::default()
+        },
+        Arc::new(Notify::new()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let looping = tokio::spawn(other.clone().run(stopped));
+    // The first page may be found by the loop's first look at the store; after it the loop
+    // sleeps, so the second can only be picked up through the notification.
+    for n in 1..=2 {
+        let started = std::time::Instant::now();
+        app.contacts()
+            .start_engagement()
+            .contact_id(&contact)
+            .sender("s")
+            .subject(format!("page {n}"))
+            .content("c")
+            .send()
+            .await
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while seen.sent.load(Ordering::SeqCst) < n {
+                seen.signal.notified().await;
+            }
+        })
+        .await
+        .expect("the other node was woken by the notification");
+        eprintln!(
+            "page {n} picked up by the other node after {:?}",
+            started.elapsed()
+        );
+    }
+    let _ = stop.send(true);
+    looping.await.unwrap();
+    drop_database(&url, &name).await;
+}
