@@ -258,7 +258,16 @@ async fn background(http: &common::Http, signer: &Arc<Signer>, contact: &str, n:
     }
 }
 
-async fn latency_runs(backend: &str, database_url: Option<String>) {
+/// An in-process server with its engine loop on the real clock and a timing channel.
+async fn server(
+    database_url: Option<String>,
+) -> (
+    klaxon::app::Running,
+    Arc<Timing>,
+    common::Http,
+    Arc<Signer>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let timing = Arc::new(Timing::default());
     let running = start(
@@ -271,12 +280,16 @@ async fn latency_runs(backend: &str, database_url: Option<String>) {
     )
     .await
     .unwrap();
-    let http = client();
     let signer = Arc::new(Signer {
         addr: running.addr.to_string(),
         key: KEY.into(),
         secret: SECRET.into(),
     });
+    (running, timing, client(), signer, dir)
+}
+
+async fn latency_runs(backend: &str, database_url: Option<String>) {
+    let (running, timing, http, signer, _dir) = server(database_url).await;
     let c = contact(&http, &signer, &timing, "bench-oncall", 1).await;
     let bg = contact(&http, &signer, &timing, "bench-background", 30).await;
     println!(
@@ -314,24 +327,7 @@ async fn latency_runs(backend: &str, database_url: Option<String>) {
 
 /// Engagements started all at once, on a fresh server whose engine has nothing else to do.
 async fn burst_runs(backend: &str, database_url: Option<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let timing = Arc::new(Timing::default());
-    let running = start(
-        &config(dir.path(), database_url),
-        Options {
-            clock: Arc::new(SystemClock),
-            delivery: Some(Registry::all(timing.clone())),
-            engine_loop: true,
-        },
-    )
-    .await
-    .unwrap();
-    let http = client();
-    let signer = Arc::new(Signer {
-        addr: running.addr.to_string(),
-        key: KEY.into(),
-        secret: SECRET.into(),
-    });
+    let (running, timing, http, signer, _dir) = server(database_url).await;
     let c = contact(&http, &signer, &timing, "bench-burst", 1).await;
     println!("engagements started at once ({backend})");
     for n in [100, 1000] {

@@ -33,10 +33,7 @@ pub async fn load(tx: &mut dyn Tx, account: &str, arn: &str) -> Result<(Record, 
 }
 
 async fn save(tx: &mut dyn Tx, rec: &mut Record, eng: &EngagementBody, now: i64) -> Result<()> {
-    rec.body = serde_json::to_string(eng)?;
-    rec.updated_ms = now;
-    tx.update(rec).await?;
-    Ok(())
+    super::records::save(tx, rec, eng, now).await
 }
 
 /// StartEngagement inside the caller's transaction: the engagement, its first pages and sends
@@ -112,27 +109,16 @@ pub async fn start(
         }
     }
     let sort = creation_sort_key(now);
-    tx.insert(&Record {
-        kind: ENGAGEMENT.into(),
-        account: account.into(),
-        id: arn.clone(),
-        parent: eng.message.incident_id.clone(),
-        sort: sort.clone(),
-        body: serde_json::to_string(&eng)?,
-        created_ms: now,
-        updated_ms: now,
-    })
-    .await?;
-    tx.insert(&Record {
-        kind: OPEN_ENGAGEMENT.into(),
-        account: account.into(),
-        id: arn.clone(),
-        parent: None,
-        sort,
-        body: "{}".into(),
-        created_ms: now,
-        updated_ms: now,
-    })
+    let parent = eng.message.incident_id.clone();
+    insert(tx, (ENGAGEMENT, account, &arn), parent, &sort, &eng, now).await?;
+    insert(
+        tx,
+        (OPEN_ENGAGEMENT, account, &arn),
+        None,
+        &sort,
+        &Index {},
+        now,
+    )
     .await?;
     Ok(arn)
 }

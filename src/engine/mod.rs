@@ -169,9 +169,7 @@ impl Engine {
                         self.durations,
                     )
                     .await?;
-                    rec.body = serde_json::to_string(&eng)?;
-                    rec.updated_ms = now;
-                    tx.update(&rec).await?;
+                    records::save(tx.as_mut(), &mut rec, &eng, now).await?;
                 }
                 Err(EngineError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -25,6 +25,7 @@ use super::Engine;
 use super::error::{EngineError, Result};
 use super::records::{
     ATTEMPT, AttemptBody, AttemptState, PAGE, PageBody, PageState, Purpose, ReceiptBody, T_SEND,
+    insert, save,
 };
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::arn::creation_sort_key;
@@ -42,16 +43,16 @@ pub async fn enqueue(
     body: &AttemptBody,
     due_ms: i64,
 ) -> Result<()> {
-    tx.insert(&Record {
-        kind: ATTEMPT.into(),
-        account: account.into(),
-        id: id.into(),
-        parent: body.page_arn.clone().or(Some(body.channel_arn.clone())),
-        sort: creation_sort_key(body.created_ms),
-        body: serde_json::to_string(body)?,
-        created_ms: body.created_ms,
-        updated_ms: body.created_ms,
-    })
+    let parent = body.page_arn.clone().or(Some(body.channel_arn.clone()));
+    let sort = creation_sort_key(body.created_ms);
+    insert(
+        tx,
+        (ATTEMPT, account, id),
+        parent,
+        &sort,
+        body,
+        body.created_ms,
+    )
     .await?;
     tx.schedule(&Timer::new(account, T_SEND, id, 0, due_ms))
         .await?;
@@ -131,18 +132,6 @@ async fn load_page(
         }
         None => Ok(None),
     }
-}
-
-async fn save<T: serde::Serialize>(
-    tx: &mut dyn Tx,
-    rec: &mut Record,
-    body: &T,
-    now: i64,
-) -> Result<()> {
-    rec.body = serde_json::to_string(body)?;
-    rec.updated_ms = now;
-    tx.update(rec).await?;
-    Ok(())
 }
 
 /// Runs one `send` timer through the state machine above.

@@ -83,27 +83,17 @@ pub async fn create(
     };
     run_stage(tx, account, &arn, &mut page, 0, now, d).await?;
     let sort = creation_sort_key(now);
-    tx.insert(&Record {
-        kind: PAGE.into(),
-        account: account.into(),
-        id: arn.clone(),
-        parent: Some(engagement_arn.to_string()),
-        sort: sort.clone(),
-        body: serde_json::to_string(&page)?,
-        created_ms: now,
-        updated_ms: now,
-    })
-    .await?;
-    tx.insert(&Record {
-        kind: CONTACT_PAGE.into(),
-        account: account.into(),
-        id: arn.clone(),
-        parent: Some(target.contact_arn.to_string()),
-        sort,
-        body: "{}".into(),
-        created_ms: now,
-        updated_ms: now,
-    })
+    let parent = Some(engagement_arn.to_string());
+    insert(tx, (PAGE, account, &arn), parent, &sort, &page, now).await?;
+    let parent = Some(target.contact_arn.to_string());
+    insert(
+        tx,
+        (CONTACT_PAGE, account, &arn),
+        parent,
+        &sort,
+        &Index {},
+        now,
+    )
     .await?;
     Ok(arn)
 }
@@ -181,10 +171,7 @@ pub async fn load(tx: &mut dyn Tx, account: &str, arn: &str) -> Result<(Record, 
 }
 
 pub async fn save(tx: &mut dyn Tx, rec: &mut Record, page: &PageBody, now: i64) -> Result<()> {
-    rec.body = serde_json::to_string(page)?;
-    rec.updated_ms = now;
-    tx.update(rec).await?;
-    Ok(())
+    super::records::save(tx, rec, page, now).await
 }
 
 pub struct Accept<'a> {

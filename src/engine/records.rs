@@ -2,6 +2,8 @@
 //! (attempts: derived from page, stage, channel and attempt number), so every lookup is a
 //! primary-key read.
 
+use super::error::Result;
+use crate::storage::{Record, Tx};
 use serde::{Deserialize, Serialize};
 
 pub const ENGAGEMENT: &str = "engagement";
@@ -149,3 +151,43 @@ pub struct AttemptBody {
     pub provider_id: Option<String>,
     pub error: Option<String>,
 }
+
+/// Inserts a new record created at `now`.
+pub async fn insert<T: Serialize>(
+    tx: &mut dyn Tx,
+    (kind, account, id): (&str, &str, &str),
+    parent: Option<String>,
+    sort: &str,
+    body: &T,
+    now: i64,
+) -> Result<()> {
+    tx.insert(&Record {
+        kind: kind.into(),
+        account: account.into(),
+        id: id.into(),
+        parent,
+        sort: sort.into(),
+        body: serde_json::to_string(body)?,
+        created_ms: now,
+        updated_ms: now,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Writes a changed body back to its record.
+pub async fn save<T: Serialize>(
+    tx: &mut dyn Tx,
+    rec: &mut Record,
+    body: &T,
+    now: i64,
+) -> Result<()> {
+    rec.body = serde_json::to_string(body)?;
+    rec.updated_ms = now;
+    tx.update(rec).await?;
+    Ok(())
+}
+
+/// The empty body of an index record: its id and parent are the whole point.
+#[derive(Serialize)]
+pub struct Index {}

@@ -132,16 +132,43 @@ pub fn pages_sent(app: &TestApp) -> Vec<OutboundMessage> {
 }
 
 pub async fn only_page(app: &TestApp, engagement: &str) -> String {
-    let pages = app
-        .contacts()
+    let pages = pages_of(app, engagement).await;
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    pages[0].page_arn.clone()
+}
+
+async fn pages_of(app: &TestApp, engagement: &str) -> Vec<aws_sdk_ssmcontacts::types::Page> {
+    app.contacts()
         .list_pages_by_engagement()
         .engagement_id(engagement)
         .send()
         .await
         .unwrap()
-        .pages;
-    assert_eq!(pages.len(), 1, "{pages:?}");
-    pages[0].page_arn.clone()
+        .pages
+}
+
+async fn describe_page(
+    app: &TestApp,
+    page: &str,
+) -> aws_sdk_ssmcontacts::operation::describe_page::DescribePageOutput {
+    app.contacts()
+        .describe_page()
+        .page_id(page)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn describe_engagement(
+    app: &TestApp,
+    engagement: &str,
+) -> aws_sdk_ssmcontacts::operation::describe_engagement::DescribeEngagementOutput {
+    app.contacts()
+        .describe_engagement()
+        .engagement_id(engagement)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn receipt_types(app: &TestApp, page: &str) -> Vec<ReceiptType> {
@@ -220,13 +247,7 @@ async fn a_personal_plan_pages_its_activated_channels_stage_by_stage() {
     )));
     assert_eq!(sent[0].page_arn.as_deref(), Some(page.as_str()));
 
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert_eq!(d.engagement_arn, eng);
     assert_eq!(d.contact_arn, contact);
     assert_eq!(
@@ -254,13 +275,7 @@ async fn a_personal_plan_pages_its_activated_channels_stage_by_stage() {
         "the plan has ended"
     );
 
-    let e = app
-        .contacts()
-        .describe_engagement()
-        .engagement_id(&eng)
-        .send()
-        .await
-        .unwrap();
+    let e = describe_engagement(&app, &eng).await;
     assert_eq!(
         (e.contact_arn.as_str(), e.sender.as_str()),
         (contact.as_str(), "cli")
@@ -307,13 +322,7 @@ async fn acknowledging_in_stage_zero_stops_stage_one() {
         1,
         "no email after the acknowledgement"
     );
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.read_time.is_some());
     let receipts = app
         .contacts()
@@ -377,13 +386,7 @@ async fn wrong_codes_change_nothing_under_enforce_and_ignore_accepts_any() {
         vec![ReceiptType::Sent],
         "nothing recorded"
     );
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.read_time.is_none() && d.delivery_time.is_none());
 
     // DELIVERED records delivery and keeps paging.
@@ -396,25 +399,13 @@ async fn wrong_codes_change_nothing_under_enforce_and_ignore_accepts_any() {
         .send()
         .await
         .unwrap();
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.delivery_time.is_some() && d.read_time.is_none());
 
     accept(&app, &page, wrong, Some(AcceptCodeValidation::Ignore))
         .await
         .unwrap();
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.read_time.is_some());
     assert_eq!(
         receipt_types(&app, &page).await,
@@ -495,14 +486,7 @@ async fn an_escalation_plan_engages_stage_by_stage_until_an_essential_contact_ac
     accept(&app, &bob_page, &sent[1].code, None).await.unwrap();
     app.advance(30 * MIN).await;
     assert_eq!(pages_sent(&app).len(), 2, "carol is never paged");
-    let pages = app
-        .contacts()
-        .list_pages_by_engagement()
-        .engagement_id(&eng)
-        .send()
-        .await
-        .unwrap()
-        .pages;
+    let pages = pages_of(&app, &eng).await;
     assert_eq!(pages.len(), 2, "no page record for carol");
     let carol_pages = app
         .contacts()
@@ -530,15 +514,7 @@ async fn stop_engagement_ends_paging_with_stop_receipts_and_keeps_the_first_stop
         .send()
         .await
         .unwrap();
-    let first = app
-        .contacts()
-        .describe_engagement()
-        .engagement_id(&eng)
-        .send()
-        .await
-        .unwrap()
-        .stop_time
-        .unwrap();
+    let first = describe_engagement(&app, &eng).await.stop_time.unwrap();
     app.advance(10 * MIN).await;
     assert_eq!(pages_sent(&app).len(), 1, "stage 1 never runs");
     let receipts = app
@@ -559,15 +535,7 @@ async fn stop_engagement_ends_paging_with_stop_receipts_and_keeps_the_first_stop
         .send()
         .await
         .unwrap();
-    let again = app
-        .contacts()
-        .describe_engagement()
-        .engagement_id(&eng)
-        .send()
-        .await
-        .unwrap()
-        .stop_time
-        .unwrap();
+    let again = describe_engagement(&app, &eng).await.stop_time.unwrap();
     assert_eq!(first, again);
     assert_eq!(
         receipt_types(&app, &page).await,
@@ -612,13 +580,7 @@ async fn a_failing_channel_is_retried_after_its_interval_and_zero_means_no_retry
         types,
         vec![ReceiptType::Error, ReceiptType::Error, ReceiptType::Sent]
     );
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.sent_time.is_some());
 }
 
@@ -844,13 +806,7 @@ async fn list_engagements_pages_and_filters_by_incident_and_time() {
     let page = only_page(&app, &arns[0]).await;
     app.tick().await;
     assert!(pages_sent(&app).is_empty());
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert!(d.sent_time.is_none());
 }
 
@@ -948,13 +904,7 @@ async fn start_incident_engages_the_plans_contacts_and_writes_the_timeline() {
     assert_eq!(engagements.len(), 1);
     assert_eq!(engagements[0].contact_arn, contact);
     let page = only_page(&app, &engagements[0].engagement_arn).await;
-    let d = app
-        .contacts()
-        .describe_page()
-        .page_id(&page)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_page(&app, &page).await;
     assert_eq!(d.incident_id.as_deref(), Some(incident.as_str()));
     accept(&app, &page, &sent[0].code, None).await.unwrap();
 

@@ -78,11 +78,30 @@ async fn index_dedupe(
         created_ms: now,
         updated_ms: now,
     };
-    // A stale entry (its incident resolved or gone) is replaced; a missing one is inserted, so
-    // two concurrent starts meet on the primary key instead of both creating an incident.
-    if tx.get(DEDUPE, &ctx.account_id, dedupe).await?.is_some() {
-        tx.update(&rec).await?;
-        return Ok(true);
+    // One look at the entry decides. An entry for another OPEN incident means a concurrent
+    // start committed first: lose the race and merge on retry. A stale entry (its incident
+    // resolved or gone) is deleted by the incident it names, never by key, so an entry that
+    // another start committed after this look survives, and the insert below then conflicts
+    // on the primary key: concurrent starts always meet.
+    if let Some(entry) = tx.get(DEDUPE, &ctx.account_id, dedupe).await? {
+        let target: DedupeBody = serde_json::from_str(&entry.body)?;
+        if target.incident_arn != arn {
+            let open = match tx
+                .get(INCIDENT, &ctx.account_id, &target.incident_arn)
+                .await?
+            {
+                Some(rec) => {
+                    let b: IncidentBody = serde_json::from_str(&rec.body)?;
+                    b.record.status == Some(IncidentRecordStatus::Open)
+                }
+                None => false,
+            };
+            if open {
+                return Ok(false);
+            }
+        }
+        tx.delete_children(DEDUPE, &ctx.account_id, &target.incident_arn)
+            .await?;
     }
     match tx.insert(&rec).await {
         Ok(()) => Ok(true),
