@@ -6,6 +6,7 @@ mod channels;
 mod cli;
 mod codegen;
 mod contacts;
+mod crash;
 mod engagements;
 mod engine_nodes;
 mod helpers;

@@ -1,0 +1,258 @@
+//! `kill -9` of a real `klaxon serve` in the middle of paging, then a restart on the same data:
+//! every page is delivered, and nothing is sent twice except what was in flight at the kill.
+//! The plans' stages are 0 minutes long, so all work is due at once and the test waits for the
+//! process to finish it, not for timers.
+
+use crate::helpers::{ACCOUNT, KEY, REGION, SECRET};
+use aws_sdk_ssmcontacts::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ssmcontacts::types::{
+    ChannelTargetInfo, ChannelType, ContactChannelAddress, ContactType, Plan, Stage, Target,
+};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+async fn serve(dir: &Path, addr: &str) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_klaxon"))
+        .args(["serve", "--listen", addr, "--data-dir"])
+        .arg(dir)
+        .env("KLAXON_ACCESS_KEY_ID", KEY)
+        .env("KLAXON_SECRET_ACCESS_KEY", SECRET)
+        .env("KLAXON_ACCOUNT_ID", ACCOUNT)
+        .env("KLAXON_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("klaxon starts");
+    let server = Server(child);
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "klaxon did not listen"
+        );
+        tokio::task::yield_now().await;
+    }
+    server
+}
+
+fn client(addr: &str) -> aws_sdk_ssmcontacts::Client {
+    let conf = aws_sdk_ssmcontacts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(KEY, SECRET, None, None, "test"))
+        .endpoint_url(format!("http://{addr}"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_ssmcontacts::Client::from_conf(conf)
+}
+
+fn outbox(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        // A line cut short by the kill is not a delivered message.
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Polls the outbox until `done` holds (the process is working through due work).
+async fn until(dir: &Path, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) {
+    let started = Instant::now();
+    loop {
+        if done(&outbox(dir)) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn pages(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["kind"] == "PAGE")
+        .map(|l| l["idempotencyKey"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let server = serve(dir.path(), &addr).await;
+    let c = client(&addr);
+    let contact = c
+        .create_contact()
+        .alias("crash")
+        .r#type(ContactType::Personal)
+        .plan(Plan::builder().set_stages(Some(vec![])).build())
+        .send()
+        .await
+        .unwrap()
+        .contact_arn;
+    let mut channels = Vec::new();
+    for (t, address) in [
+        (ChannelType::Sms, "+12065550100"),
+        (ChannelType::Email, "crash@example.com"),
+        (ChannelType::Voice, "+12065550101"),
+    ] {
+        let ch = c
+            .create_contact_channel()
+            .contact_id(&contact)
+            .name("c")
+            .r#type(t)
+            .delivery_address(
+                ContactChannelAddress::builder()
+                    .simple_address(address)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .contact_channel_arn;
+        until(dir.path(), "an activation code", |l| {
+            l.iter().any(|m| m["contactChannelArn"] == ch.as_str())
+        })
+        .await;
+        let code = outbox(dir.path())
+            .iter()
+            .rev()
+            .find(|m| m["contactChannelArn"] == ch.as_str())
+            .unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        c.activate_contact_channel()
+            .contact_channel_id(&ch)
+            .activation_code(code)
+            .send()
+            .await
+            .unwrap();
+        channels.push(ch);
+    }
+    let stages = channels
+        .iter()
+        .map(|ch| {
+            Stage::builder()
+                .duration_in_minutes(0)
+                .targets(
+                    Target::builder()
+                        .channel_target_info(
+                            ChannelTargetInfo::builder()
+                                .contact_channel_id(ch)
+                                .retry_interval_in_minutes(0)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    c.update_contact()
+        .contact_id(&contact)
+        .plan(Plan::builder().set_stages(Some(stages)).build())
+        .send()
+        .await
+        .unwrap();
+
+    // Engagements keep being started while the server is killed: some requests fail.
+    let starter = tokio::spawn({
+        let c = c.clone();
+        async move {
+            for i in 0..400 {
+                let out = c
+                    .start_engagement()
+                    .contact_id(&contact)
+                    .sender("crash-test")
+                    .subject(format!("page {i}"))
+                    .content("c")
+                    .send()
+                    .await;
+                if out.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    until(dir.path(), "paging under way", |l| pages(l).len() >= 30).await;
+    let mut server = server;
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
+    starter.await.unwrap();
+    let before = pages(&outbox(dir.path())).len();
+
+    let _server = serve(dir.path(), &addr).await;
+    let resumed = client(&addr);
+    let mut engagements = 0;
+    let mut token = None;
+    loop {
+        let out = resumed
+            .list_engagements()
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        engagements += out.engagements.len();
+        token = out.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert!(
+        before < engagements * 3,
+        "the kill came too late to test anything ({before} pages out)"
+    );
+    until(dir.path(), "every page after the restart", |l| {
+        let keys = pages(l);
+        let unique: std::collections::HashSet<&String> = keys.iter().collect();
+        unique.len() >= engagements * 3
+    })
+    .await;
+    let keys = pages(&outbox(dir.path()));
+    let mut times: HashMap<&String, usize> = HashMap::new();
+    for k in &keys {
+        *times.entry(k).or_default() += 1;
+    }
+    assert_eq!(
+        times.len(),
+        engagements * 3,
+        "three stages of every engagement"
+    );
+    let repeated = times.values().filter(|n| **n > 1).count();
+    assert!(
+        times.values().all(|n| *n <= 2),
+        "an attempt was sent more than twice"
+    );
+    // Only sends in flight at the kill (claimed, handed to the channel, outcome not committed)
+    // can repeat, and one node has at most one claimed batch in flight.
+    let batch = klaxon::config::EngineConfig::default().batch as usize;
+    assert!(
+        repeated <= batch,
+        "{repeated} attempts repeated after one kill"
+    );
+    eprintln!(
+        "{before} of {} pages were out at the kill; {repeated} repeated after the restart",
+        engagements * 3
+    );
+}
