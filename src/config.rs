@@ -84,6 +84,9 @@ pub struct EngineConfig {
     pub max_send_attempts: i32,
     /// Timers claimed at once.
     pub batch: i64,
+    /// A send that has not finished after this long counts as a failed send (and is retried
+    /// when the plan says so).
+    pub send_timeout_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
             poll_ms: 1_000,
             max_send_attempts: 5,
             batch: 256,
+            send_timeout_ms: 30_000,
         }
     }
 }

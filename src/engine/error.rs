@@ -21,6 +21,9 @@ pub enum EngineError {
     /// Another node took the timer over: this node's transaction must not commit.
     #[error("the timer's lease was lost to another node")]
     LeaseLost,
+    /// The step panicked; its timer is given back to be tried again later.
+    #[error("the engine step panicked")]
+    Panicked,
 }
 
 impl EngineError {

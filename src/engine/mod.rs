@@ -96,25 +96,28 @@ impl Engine {
                 return Ok(report);
             }
             let mut tasks = tokio::task::JoinSet::new();
+            let mut running = std::collections::HashMap::new();
             for t in batch {
                 let engine = self.clone();
-                tasks.spawn(async move {
-                    let outcome = engine.process(&t, now).await;
-                    (t, outcome)
-                });
+                let timer = t.clone();
+                let handle = tasks.spawn(async move { engine.process(&timer, now).await });
+                running.insert(handle.id(), t);
             }
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok((_, Ok(()))) => report.processed += 1,
-                    Ok((t, Err(e))) => {
+            while let Some(joined) = tasks.join_next_with_id().await {
+                let (id, outcome) = match joined {
+                    Ok((id, outcome)) => (id, outcome),
+                    Err(e) => {
+                        tracing::error!(error = %e, "engine task panicked");
+                        (e.id(), Err(EngineError::Panicked))
+                    }
+                };
+                match (running.remove(&id), outcome) {
+                    (_, Ok(())) => report.processed += 1,
+                    (Some(t), Err(e)) => {
                         report.failed += 1;
                         self.failed(&t, &e, now).await;
                     }
-                    Err(e) => {
-                        // A panicked task: its timer stays leased until the lease runs out.
-                        report.failed += 1;
-                        tracing::error!(error = %e, "engine task panicked");
-                    }
+                    (None, Err(_)) => report.failed += 1,
                 }
             }
         }

@@ -192,11 +192,20 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         body: a.text.clone(),
         idempotency_key: idempotency_key(&t.subject),
     };
-    let outcome = engine
-        .delivery
-        .send(&msg, engine.clock.now_ms().max(now))
-        .await
-        .map_err(|e| e.to_string());
+    // A provider that never answers must not hold this node's lease (and the batch) forever.
+    let limit = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
+    let outcome = tokio::time::timeout(
+        limit,
+        engine.delivery.send(&msg, engine.clock.now_ms().max(now)),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(crate::delivery::DeliveryError::Temporary(format!(
+            "no answer within {} ms",
+            limit.as_millis()
+        )))
+    })
+    .map_err(|e| e.to_string());
     let done = engine.clock.now_ms().max(now);
     engine
         .metrics
