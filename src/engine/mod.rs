@@ -48,6 +48,25 @@ pub struct Engine {
     wake: Arc<Notify>,
 }
 
+type Joined = std::result::Result<(tokio::task::Id, Result<()>), tokio::task::JoinError>;
+
+/// Steps under way, with the timer each task is running.
+#[derive(Default)]
+struct InFlight {
+    tasks: tokio::task::JoinSet<Result<()>>,
+    timers: std::collections::HashMap<tokio::task::Id, Timer>,
+}
+
+impl InFlight {
+    fn spawn(&mut self, engine: &Arc<Engine>, t: Timer, now: i64) {
+        let (engine, timer) = (engine.clone(), t.clone());
+        let handle = self
+            .tasks
+            .spawn(async move { engine.process(&timer, now).await });
+        self.timers.insert(handle.id(), t);
+    }
+}
+
 /// What one `tick` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TickReport {
@@ -95,31 +114,38 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(report);
             }
-            let mut tasks = tokio::task::JoinSet::new();
-            let mut running = std::collections::HashMap::new();
+            let mut flight = InFlight::default();
             for t in batch {
-                let engine = self.clone();
-                let timer = t.clone();
-                let handle = tasks.spawn(async move { engine.process(&timer, now).await });
-                running.insert(handle.id(), t);
+                flight.spawn(self, t, now);
             }
-            while let Some(joined) = tasks.join_next_with_id().await {
-                let (id, outcome) = match joined {
-                    Ok((id, outcome)) => (id, outcome),
-                    Err(e) => {
-                        tracing::error!(error = %e, "engine task panicked");
-                        (e.id(), Err(EngineError::Panicked))
-                    }
-                };
-                match (running.remove(&id), outcome) {
-                    (_, Ok(())) => report.processed += 1,
-                    (Some(t), Err(e)) => {
-                        report.failed += 1;
-                        self.failed(&t, &e, now).await;
-                    }
-                    (None, Err(_)) => report.failed += 1,
-                }
+            while let Some(joined) = flight.tasks.join_next_with_id().await {
+                self.settle(&mut flight, joined, now, &mut report).await;
             }
+        }
+    }
+
+    /// Books a finished step: counts it, and gives a failed step's timer back for later.
+    async fn settle(
+        &self,
+        flight: &mut InFlight,
+        joined: Joined,
+        now: i64,
+        report: &mut TickReport,
+    ) {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, outcome),
+            Err(e) => {
+                tracing::error!(error = %e, "engine task panicked");
+                (e.id(), Err(EngineError::Panicked))
+            }
+        };
+        match (flight.timers.remove(&id), outcome) {
+            (_, Ok(())) => report.processed += 1,
+            (Some(t), Err(e)) => {
+                report.failed += 1;
+                self.failed(&t, &e, now).await;
+            }
+            (None, Err(_)) => report.failed += 1,
         }
     }
 
@@ -223,36 +249,72 @@ impl Engine {
                 }
             })
         });
+        // Steps run side by side, up to `batch` at once; a slow send holds one slot, not the
+        // claiming of everything else that falls due meanwhile.
+        let mut flight = InFlight::default();
+        let mut report = TickReport::default();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             let now = self.clock.now_ms();
-            let idle = match self.tick(now).await {
-                Ok(r) => r.processed + r.failed == 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "engine tick failed");
-                    true
+            let room = self.config.batch - flight.timers.len() as i64;
+            let mut claimed = 0;
+            if room > 0 {
+                let lease_until = now + self.config.lease_ms;
+                match self
+                    .store
+                    .claim_timers(&self.node, now, lease_until, room)
+                    .await
+                {
+                    Ok(batch) => {
+                        claimed = batch.len() as i64;
+                        for t in batch {
+                            flight.spawn(&self, t, now);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot claim timers"),
+                }
+            }
+            while let Some(joined) = flight.tasks.try_join_next_with_id() {
+                self.settle(&mut flight, joined, now, &mut report).await;
+            }
+            if claimed > 0 && claimed == room {
+                // A full claim: more may be due already.
+                continue;
+            }
+            let wait = if room <= 0 {
+                // Every slot is busy: only a finishing step (or shutdown) makes room.
+                self.config.poll_ms
+            } else {
+                let next = self.store.next_timer_ms().await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot read the next timer");
+                    None
+                });
+                let now = self.clock.now_ms();
+                match next {
+                    // Due but not claimable now (a database hiccup, or a lease of ours that
+                    // ran out while its step still runs): look again shortly, not in a spin.
+                    Some(due) if due <= now && claimed == 0 => 50,
+                    Some(due) => (due - now).clamp(0, self.config.poll_ms),
+                    None => self.config.poll_ms,
                 }
             };
-            let next = self.store.next_timer_ms().await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the next timer");
-                None
-            });
-            let now = self.clock.now_ms();
-            let mut wait = match next {
-                Some(due) => (due - now).clamp(0, self.config.poll_ms),
-                None => self.config.poll_ms,
-            };
-            // Due work that could not be claimed (a database hiccup): back off a little.
-            if idle && wait == 0 {
-                wait = 50;
-            }
+            let sleep = tokio::time::sleep(std::time::Duration::from_millis(wait as u64));
             tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_millis(wait as u64)) => {}
-                _ = self.wake.notified() => {}
+                _ = sleep, if room > 0 => {}
+                _ = self.wake.notified(), if room > 0 => {}
                 _ = shutdown.changed() => {}
+                Some(joined) = flight.tasks.join_next_with_id(), if !flight.timers.is_empty() => {
+                    self.settle(&mut flight, joined, self.clock.now_ms(), &mut report).await;
+                }
             }
+        }
+        // Let the steps under way finish (sends are bounded by send_timeout_ms), then give back
+        // whatever is still leased.
+        while let Some(joined) = flight.tasks.join_next_with_id().await {
+            self.settle(&mut flight, joined, self.clock.now_ms(), &mut report)
+                .await;
         }
         if let Err(e) = self.store.release_leases(&self.node).await {
             tracing::warn!(error = %e, "cannot release timer leases at shutdown");

@@ -958,3 +958,94 @@ async fn start_incident_engages_the_plans_contacts_and_writes_the_timeline() {
         "no email stage for the resolved incident"
     );
 }
+
+/// SMS sends wait for a gate; email goes straight through.
+#[derive(Default)]
+struct Gate {
+    sms_begun: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+    emails: std::sync::Mutex<Vec<OutboundMessage>>,
+    email_seen: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl klaxon::delivery::Channel for Gate {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+    async fn send(
+        &self,
+        m: &OutboundMessage,
+        _: i64,
+    ) -> Result<String, klaxon::delivery::DeliveryError> {
+        if m.channel_type == klaxon::delivery::ChannelKind::Sms {
+            self.sms_begun.notify_one();
+            self.open.notified().await;
+        } else {
+            self.emails.lock().unwrap().push(m.clone());
+            self.email_seen.notify_one();
+        }
+        Ok("gate".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_send_does_not_hold_up_other_pages() {
+    use std::sync::Arc;
+    let app = spawn().await;
+    let slow = crate::channels::personal(&app, "slow").await;
+    let sms = active_channel(&app, &slow, ChannelType::Sms, "+12065550100").await;
+    set_plan(&app, &slow, vec![channel_stage(5, &[(&sms, 0)])]).await;
+    let fast = crate::channels::personal(&app, "fast").await;
+    let email = active_channel(&app, &fast, ChannelType::Email, "fast@example.com").await;
+    set_plan(&app, &fast, vec![channel_stage(5, &[(&email, 0)])]).await;
+
+    // A second engine with its own loop on the same store delivers through the gate.
+    let gate = Arc::new(Gate::default());
+    let engine = klaxon::engine::Engine::new(
+        app.running.store.clone(),
+        app.clock.clone(),
+        klaxon::delivery::Registry::all(gate.clone()),
+        klaxon::domain::clock::Durations { time_scale: 1.0 },
+        Arc::new(klaxon::metrics::Metrics::default()),
+        klaxon::config::EngineConfig::default(),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let looping = tokio::spawn(engine.clone().run(stopped));
+    let wait = std::time::Duration::from_secs(10);
+
+    engage(&app, &slow).await;
+    engine.wake();
+    tokio::time::timeout(wait, gate.sms_begun.notified())
+        .await
+        .expect("the SMS send began");
+    engage(&app, &fast).await;
+    engine.wake();
+    tokio::time::timeout(wait, async {
+        while gate.emails.lock().unwrap().is_empty() {
+            gate.email_seen.notified().await;
+        }
+    })
+    .await
+    .expect("the email went out while the SMS send was still hanging");
+    assert_eq!(gate.emails.lock().unwrap()[0].contact_channel_arn, email);
+
+    gate.open.notify_one();
+    let _ = stop.send(true);
+    looping.await.unwrap();
+    let page = only_page(&app, &engage_arn_of(&app, &slow).await).await;
+    assert_eq!(receipt_types(&app, &page).await, vec![ReceiptType::Sent]);
+}
+
+async fn engage_arn_of(app: &TestApp, contact: &str) -> String {
+    let pages = app
+        .contacts()
+        .list_pages_by_contact()
+        .contact_id(contact)
+        .send()
+        .await
+        .unwrap()
+        .pages;
+    pages[0].engagement_arn.clone()
+}
