@@ -5,3 +5,4 @@ pub mod arn;
 pub mod clock;
 pub mod codes;
 pub mod plan;
+pub mod rotation;
