@@ -142,12 +142,11 @@ impl Rotation {
         let start = local_day(&self.tz, self.start_ms);
         match &self.recurrence.pattern {
             Pattern::Daily(_) => day - start,
-            Pattern::Weekly(_) => {
-                ((day - weekday(day)) - (start - weekday(start))).div_euclid(7)
-            }
+            Pattern::Weekly(_) => ((day - weekday(day)) - (start - weekday(start))).div_euclid(7),
             Pattern::Monthly(_) => {
                 let (a, b) = (date_of(day), date_of(start));
-                (a.year() as i64 * 12 + a.month() as i64) - (b.year() as i64 * 12 + b.month() as i64)
+                (a.year() as i64 * 12 + a.month() as i64)
+                    - (b.year() as i64 * 12 + b.month() as i64)
             }
         }
     }
@@ -160,7 +159,9 @@ impl Rotation {
             Pattern::Daily(times) => {
                 let mut t = times.clone();
                 t.sort_unstable();
-                t.iter().map(|m| instant(tz, start + p, *m as i64)).collect()
+                t.iter()
+                    .map(|m| instant(tz, start + p, *m as i64))
+                    .collect()
             }
             Pattern::Weekly(days) => {
                 let monday = start - weekday(start) + 7 * p;
@@ -181,7 +182,9 @@ impl Rotation {
                     .map(|(dom, m)| ((*dom as i64).min(len), *m as i64))
                     .collect();
                 d.sort_unstable();
-                d.iter().map(|(dom, m)| instant(tz, first + dom - 1, *m)).collect()
+                d.iter()
+                    .map(|(dom, m)| instant(tz, first + dom - 1, *m))
+                    .collect()
             }
         };
         // Two hand-offs around a gap can map out of order: never let time run backwards.
@@ -206,7 +209,9 @@ impl Rotation {
         }
         let n = self.recurrence.on_calls.clamp(1, len);
         let first = (shift.max(0) as u128 * n as u128 % len as u128) as usize;
-        (0..n).map(|k| self.members[(first + k) % len].clone()).collect()
+        (0..n)
+            .map(|k| self.members[(first + k) % len].clone())
+            .collect()
     }
 
     /// Regular shifts (before overrides and coverage) overlapping [from, to), clipped to it.
@@ -415,7 +420,10 @@ mod tests {
         let start = ms(tz, 2026, 10, 2, 2, 15);
         let r = rotation(tz, start, 2, Pattern::Daily(vec![local_time(2, 15)]));
         let s = shifts(&r, &[], start, start + 4 * 24 * HOUR);
-        let gap_day = s.iter().find(|x| local_hm(tz, x.start_ms) == (2, 45)).unwrap();
+        let gap_day = s
+            .iter()
+            .find(|x| local_hm(tz, x.start_ms) == (2, 45))
+            .unwrap();
         assert_eq!(
             gap_day.start_ms,
             ms(tz, 2026, 10, 4, 2, 45),
@@ -484,11 +492,22 @@ mod tests {
         let s = shifts(&r, std::slice::from_ref(&o), start, start + 48 * HOUR);
         let view: Vec<(i64, &str, bool)> = s
             .iter()
-            .map(|x| ((x.start_ms - start) / HOUR, x.members[0].as_str(), x.overridden.is_some()))
+            .map(|x| {
+                (
+                    (x.start_ms - start) / HOUR,
+                    x.members[0].as_str(),
+                    x.overridden.is_some(),
+                )
+            })
             .collect();
         assert_eq!(
             view,
-            vec![(0, "m0", false), (6, "sub", true), (24, "sub", true), (30, "m1", false)]
+            vec![
+                (0, "m0", false),
+                (6, "sub", true),
+                (24, "sub", true),
+                (30, "m1", false)
+            ]
         );
         assert_eq!(s[1].overridden.as_deref(), Some(&["m0".to_string()][..]));
         // Weekdays 09:00–17:00 only.
@@ -508,7 +527,12 @@ mod tests {
     fn the_cost_of_a_window_does_not_depend_on_the_rotation_age_and_ids_are_checked() {
         let tz = "Asia/Kolkata";
         let now = ms(tz, 2026, 6, 1, 0, 0);
-        let old = rotation(tz, now - 3650 * 24 * HOUR, 30, Pattern::Daily(vec![local_time(8, 0)]));
+        let old = rotation(
+            tz,
+            now - 3650 * 24 * HOUR,
+            30,
+            Pattern::Daily(vec![local_time(8, 0)]),
+        );
         let s = shifts(&old, &[], now, now + 365 * 24 * HOUR);
         assert_eq!(s.len(), 366);
         assert!(time_zone("PST").is_none() && time_zone("EST").is_none());

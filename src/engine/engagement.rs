@@ -7,7 +7,7 @@ use super::page::{self, Target};
 use super::records::*;
 use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
 use crate::domain::clock::Durations;
-use crate::handlers::contacts::records::{CONTACT, ContactBody};
+use crate::handlers::contacts::records::{CONTACT, ContactBody, calculator_for};
 use crate::storage::{ListQuery, Record, Timer, Tx};
 
 pub struct Start {
@@ -208,8 +208,7 @@ pub async fn run_stage(
     Ok(())
 }
 
-/// Pages whoever an on-call schedule resolves to at `now`. Rotations are not built yet, so a
-/// schedule resolves to nobody: the engagement exists and pages no one.
+/// Pages whoever an on-call schedule resolves to at `now` (each gets its own page).
 #[allow(clippy::too_many_arguments)]
 async fn page_schedule(
     tx: &mut dyn Tx,
@@ -247,14 +246,31 @@ async fn page_schedule(
     Ok(())
 }
 
-/// The personal contacts on call in a schedule at `now`: nobody until rotations exist.
+/// The personal contacts on call at `now` in each rotation of a schedule, in rotation order,
+/// each once.
 async fn on_call(
-    _tx: &mut dyn Tx,
-    _account: &str,
-    _schedule_arn: &str,
-    _now: i64,
+    tx: &mut dyn Tx,
+    account: &str,
+    schedule_arn: &str,
+    now: i64,
 ) -> Result<Vec<String>> {
-    Ok(Vec::new())
+    let Some(schedule) = load_contact(tx, account, schedule_arn).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<String> = Vec::new();
+    for rotation in schedule.plan.rotation_ids.iter().flatten() {
+        let Some((rot, overrides)) = calculator_for::<EngineError>(tx, account, rotation).await?
+        else {
+            tracing::warn!(schedule = %schedule_arn, rotation = %rotation, "rotation missing or unreadable; skipped");
+            continue;
+        };
+        for member in crate::domain::rotation::on_call(&rot, &overrides, now) {
+            if !out.contains(&member) {
+                out.push(member);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// An essential contact acknowledged: no later escalation stage runs.

@@ -13,6 +13,7 @@ mod helpers;
 mod incidents_records;
 mod incidents_setup;
 mod incidents_wire;
+mod rotations;
 mod sigv4;
 mod storage;
 mod tenancy;

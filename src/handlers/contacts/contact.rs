@@ -2,7 +2,7 @@
 
 use super::errors::{conflict, invalid_fields, not_found};
 use super::records::{
-    CHANNEL, CONTACT, ChannelBody, ContactBody, POLICY, RT_CONTACT, TAGS, TagsBody,
+    CHANNEL, CONTACT, ChannelBody, ContactBody, POLICY, ROTATION, RT_CONTACT, TAGS, TagsBody,
 };
 use super::{ContactsService, idempotency, page_size, resume_after, save};
 use crate::domain::arn::contacts_arn;
@@ -11,8 +11,6 @@ use crate::handlers::paging::page;
 use crate::shapes::contacts::*;
 use crate::shapes::{Context, FieldError};
 use crate::storage::{ListQuery, Reader, Record, StoreError, Tx};
-
-const ROTATION: &str = "rotation";
 
 pub fn kind_of(t: &ContactType) -> ContactKind {
     match t {
@@ -265,6 +263,22 @@ pub async fn delete(
     let id = input.contact_id.unwrap_or_default();
     let mut tx = svc.store.begin().await?;
     let (rec, _) = load(tx.as_mut(), &ctx, &id).await?;
+    let rotations = super::rotation::rotations_of(tx.as_mut(), &ctx, &rec.id).await?;
+    if !rotations.is_empty() {
+        return Err(Error::ConflictException(ConflictException {
+            message: Some(format!(
+                "contact {} is a member of {} rotation(s); remove it from them first",
+                rec.id,
+                rotations.len()
+            )),
+            resource_id: Some(rec.id.clone()),
+            resource_type: Some(RT_CONTACT.into()),
+            dependent_entities: Some(vec![DependentEntity {
+                relation_type: Some("ROTATION_MEMBER".into()),
+                dependent_resource_ids: Some(rotations),
+            }]),
+        }));
+    }
     tx.delete_children(CHANNEL, &ctx.account_id, &rec.id)
         .await?;
     tx.delete(TAGS, &ctx.account_id, &rec.id).await?;

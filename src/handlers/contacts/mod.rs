@@ -1,6 +1,5 @@
 //! SSM Contacts behaviour. Each file holds one resource group; this one wires them to the
-//! generated `Api` trait. Rotation operations keep the generated "not implemented" default
-//! until their issue lands.
+//! generated `Api` trait.
 
 mod activation;
 mod channel;
@@ -11,6 +10,7 @@ mod idempotency;
 mod page;
 mod policy;
 pub mod records;
+pub mod rotation;
 mod tags;
 
 use crate::config::ActivationConfig;
@@ -255,5 +255,82 @@ impl Api for ContactsService {
         input: AcceptPageRequest,
     ) -> Result<AcceptPageResult, Error> {
         page::accept(self, ctx, input).await
+    }
+    async fn create_rotation(
+        &self,
+        ctx: Context,
+        input: CreateRotationRequest,
+    ) -> Result<CreateRotationResult, Error> {
+        rotation::create(self, ctx, input).await
+    }
+    async fn get_rotation(
+        &self,
+        ctx: Context,
+        input: GetRotationRequest,
+    ) -> Result<GetRotationResult, Error> {
+        rotation::get(self, ctx, input).await
+    }
+    async fn update_rotation(
+        &self,
+        ctx: Context,
+        input: UpdateRotationRequest,
+    ) -> Result<UpdateRotationResult, Error> {
+        rotation::update(self, ctx, input).await
+    }
+    async fn delete_rotation(
+        &self,
+        ctx: Context,
+        input: DeleteRotationRequest,
+    ) -> Result<DeleteRotationResult, Error> {
+        rotation::delete(self, ctx, input).await
+    }
+    async fn list_rotations(
+        &self,
+        ctx: Context,
+        input: ListRotationsRequest,
+    ) -> Result<ListRotationsResult, Error> {
+        rotation::list(self, ctx, input).await
+    }
+    async fn list_rotation_shifts(
+        &self,
+        ctx: Context,
+        input: ListRotationShiftsRequest,
+    ) -> Result<ListRotationShiftsResult, Error> {
+        rotation::shifts(self, ctx, input).await
+    }
+    async fn list_preview_rotation_shifts(
+        &self,
+        ctx: Context,
+        input: ListPreviewRotationShiftsRequest,
+    ) -> Result<ListPreviewRotationShiftsResult, Error> {
+        rotation::preview(self, ctx, input).await
+    }
+    async fn create_rotation_override(
+        &self,
+        ctx: Context,
+        input: CreateRotationOverrideRequest,
+    ) -> Result<CreateRotationOverrideResult, Error> {
+        rotation::create_override(self, ctx, input).await
+    }
+    async fn get_rotation_override(
+        &self,
+        ctx: Context,
+        input: GetRotationOverrideRequest,
+    ) -> Result<GetRotationOverrideResult, Error> {
+        rotation::get_override(self, ctx, input).await
+    }
+    async fn delete_rotation_override(
+        &self,
+        ctx: Context,
+        input: DeleteRotationOverrideRequest,
+    ) -> Result<DeleteRotationOverrideResult, Error> {
+        rotation::delete_override(self, ctx, input).await
+    }
+    async fn list_rotation_overrides(
+        &self,
+        ctx: Context,
+        input: ListRotationOverridesRequest,
+    ) -> Result<ListRotationOverridesResult, Error> {
+        rotation::list_overrides(self, ctx, input).await
     }
 }
