@@ -2,12 +2,14 @@
 //! recording channel; `main` uses it with the system clock and the configured channels.
 
 use crate::config::Config;
+use crate::delivery::twilio::TwilioSms;
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
 use crate::engine::Engine;
 use crate::engine::records::OPEN_ENGAGEMENT;
 use crate::handlers::contacts::ContactsService;
 use crate::handlers::incidents::IncidentsService;
+use crate::inbound::{self, twilio::TwilioHooks};
 use crate::metrics::Metrics;
 use crate::storage::{self, Store};
 use crate::wire::{self, credentials};
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Response, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub enum AppError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("delivery provider: {0}")]
+    Provider(String),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -156,13 +160,43 @@ async fn metrics(State(p): State<Probes>) -> Response<Body> {
     with_request_id(resp)
 }
 
-fn router(api: Arc<wire::Api>, probes: Probes) -> Router {
-    Router::new()
+/// The channels the configuration names; every type without a provider uses the log channel.
+fn configured_channels(config: &Config, outbox: &std::path::Path) -> Result<Registry, AppError> {
+    let mut registry = Registry::all(Arc::new(LogChannel::new(outbox.to_path_buf())));
+    match &config.twilio {
+        Some(t) => {
+            let token = t.token().map_err(|e| AppError::Provider(e.to_string()))?;
+            let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
+            let client = klaxon_twilio::Client::new(
+                &t.api_base_url,
+                &t.account_sid,
+                token.expose(),
+                timeout,
+            )
+            .map_err(|e| AppError::Provider(e.to_string()))?;
+            registry.sms = Arc::new(TwilioSms::new(client, &t.from_number, &t.public_base_url));
+        }
+        None => tracing::warn!("no [twilio] section: SMS pages go to the log channel"),
+    }
+    tracing::warn!("no voice or email provider yet: VOICE and EMAIL pages go to the log channel");
+    Ok(registry)
+}
+
+fn router(api: Arc<wire::Api>, probes: Probes, twilio: Option<TwilioHooks>) -> Router {
+    let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz_probe))
         .route("/metrics", get(metrics))
-        .with_state(probes)
-        .fallback_service(axum::routing::any(wire::handle).with_state(api))
+        .with_state(probes);
+    if let Some(hooks) = twilio {
+        r = r.merge(
+            Router::new()
+                .route("/hooks/twilio/sms", post(inbound::twilio::sms))
+                .route("/hooks/twilio/status", post(inbound::twilio::status))
+                .with_state(hooks),
+        );
+    }
+    r.fallback_service(axum::routing::any(wire::handle).with_state(api))
 }
 
 pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> {
@@ -173,9 +207,12 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
     let (keys, credentials_file) = credentials::load(config)?;
     let store = storage::open(&config.database_url()).await?;
     let outbox = config.data_dir.join("outbox.jsonl");
-    let delivery = opts
-        .delivery
-        .unwrap_or_else(|| Registry::all(Arc::new(LogChannel::new(outbox.clone()))));
+    // Several dependencies can enable different rustls providers; choose one before any TLS.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let delivery = match opts.delivery {
+        Some(d) => d,
+        None => configured_channels(config, &outbox)?,
+    };
     let durations = Durations {
         time_scale: config.time_scale,
     };
@@ -225,7 +262,16 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         metrics: metrics.clone(),
         clock: opts.clock.clone(),
     };
-    let app = router(api, probes);
+    let twilio = match &config.twilio {
+        Some(t) => Some(TwilioHooks {
+            api: api.clone(),
+            engine: engine.clone(),
+            auth_token: t.token().map_err(|e| AppError::Provider(e.to_string()))?,
+            public_base_url: t.public_base_url.clone(),
+        }),
+        None => None,
+    };
+    let app = router(api, probes, twilio);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
         .engine_loop

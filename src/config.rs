@@ -70,6 +70,44 @@ impl Default for ActivationConfig {
     }
 }
 
+/// Twilio for SMS (and voice): the account, the number messages come from, where the API is
+/// and the public URL Twilio calls back (webhook signatures are computed over it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    #[serde(default)]
+    pub auth_token: Option<Secret>,
+    #[serde(default)]
+    pub auth_token_file: Option<PathBuf>,
+    pub from_number: String,
+    #[serde(default = "default_twilio_api")]
+    pub api_base_url: String,
+    pub public_base_url: String,
+}
+
+fn default_twilio_api() -> String {
+    "https://api.twilio.com".into()
+}
+
+impl TwilioConfig {
+    /// The auth token, from the file when one is named.
+    pub fn token(&self) -> Result<Secret, ConfigError> {
+        match (&self.auth_token, &self.auth_token_file) {
+            (Some(t), None) => Ok(t.clone()),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|t| Secret::new(t.trim()))
+                .map_err(|source| ConfigError::Read {
+                    path: f.display().to_string(),
+                    source,
+                }),
+            _ => Err(ConfigError::Invalid(
+                "[twilio] needs exactly one of auth_token and auth_token_file".into(),
+            )),
+        }
+    }
+}
+
 /// The engagement engine's timing. Leases are wall-clock and never scaled by `time_scale`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -114,6 +152,7 @@ pub struct Config {
     pub credentials: Vec<CredentialConfig>,
     pub activation: ActivationConfig,
     pub engine: EngineConfig,
+    pub twilio: Option<TwilioConfig>,
 }
 
 impl Default for Config {
@@ -129,6 +168,7 @@ impl Default for Config {
             credentials: Vec::new(),
             activation: ActivationConfig::default(),
             engine: EngineConfig::default(),
+            twilio: None,
         }
     }
 }
@@ -284,6 +324,21 @@ impl Config {
             || a.max_sends_per_window == 0
         {
             return bad("activation limits must all be positive".into());
+        }
+        if let Some(t) = &self.twilio {
+            t.token()?;
+            if !t.public_base_url.starts_with("http://")
+                && !t.public_base_url.starts_with("https://")
+            {
+                return bad(
+                    "[twilio] public_base_url must be the http(s) URL Twilio calls back".into(),
+                );
+            }
+            if !t.from_number.starts_with('+') {
+                return bad(
+                    "[twilio] from_number must be an E.164 number such as +12065550100".into(),
+                );
+            }
         }
         let e = &self.engine;
         if e.lease_ms < 100 || e.poll_ms < 10 || e.max_send_attempts < 1 || e.batch < 1 {

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod domain;
 pub mod engine;
 pub mod handlers;
+pub mod inbound;
 pub mod metrics;
 pub mod shapes;
 pub mod storage;

@@ -3,6 +3,7 @@
 
 pub mod log;
 pub mod recording;
+pub mod twilio;
 
 use async_trait::async_trait;
 use serde::Serialize;

@@ -24,13 +24,13 @@
 use super::Engine;
 use super::error::{EngineError, Result};
 use super::records::{
-    ATTEMPT, AttemptBody, AttemptState, PAGE, PageBody, PageState, Purpose, ReceiptBody, T_SEND,
-    insert, save,
+    ATTEMPT, AttemptBody, AttemptState, GLOBAL, PAGE, PROVIDER_MESSAGE, PageBody, PageState,
+    ProviderMessageBody, Purpose, ReceiptBody, SMS_SENT, SmsSentBody, T_SEND, insert, save,
 };
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::arn::creation_sort_key;
 use crate::handlers::contacts::records::{CHANNEL, ChannelBody};
-use crate::storage::{Record, Timer, Tx};
+use crate::storage::{Record, Timer, Tx, upsert};
 
 /// After this many claims of one send (each ended by a crash or a failed commit), give up.
 const MAX_CLAIMS: i64 = 8;
@@ -257,6 +257,9 @@ async fn conclude(
         }
     }
     save(tx.as_mut(), &mut rec, &a, now).await?;
+    if ok {
+        index_sent(tx.as_mut(), t, &rec, &a, now).await?;
+    }
     if a.purpose == Purpose::Page
         && let Some(page_arn) = a.page_arn.clone()
         && let Some((mut prec, mut page)) = load_page(tx.as_mut(), &t.account, &page_arn).await?
@@ -274,18 +277,70 @@ async fn conclude(
         if ok {
             page.sent_ms.get_or_insert(now);
         } else {
-            retry(engine, tx.as_mut(), t, &page_arn, &page, &a, now).await?;
+            retry(engine, tx.as_mut(), &t.account, &page_arn, &page, &a, now).await?;
         }
         save(tx.as_mut(), &mut prec, &page, now).await?;
     }
     finish(tx, t, &engine.node).await
 }
 
+/// Remembers what went out by SMS to a number, and the provider's id of a message, so replies
+/// and status callbacks (which name only those) find the page and the attempt.
+async fn index_sent(
+    tx: &mut dyn Tx,
+    t: &Timer,
+    rec: &Record,
+    a: &AttemptBody,
+    now: i64,
+) -> Result<()> {
+    if a.channel_type == "SMS" {
+        let body = SmsSentBody {
+            account: t.account.clone(),
+            attempt_id: rec.id.clone(),
+            channel_arn: a.channel_arn.clone(),
+            page_arn: a.page_arn.clone(),
+        };
+        let id = format!("{}|{}", a.address, rec.id);
+        upsert(
+            tx,
+            &index(SMS_SENT, &id, Some(a.address.clone()), &body, now)?,
+        )
+        .await?;
+    }
+    if let Some(sid) = &a.provider_id {
+        let body = ProviderMessageBody {
+            account: t.account.clone(),
+            attempt_id: rec.id.clone(),
+        };
+        upsert(tx, &index(PROVIDER_MESSAGE, sid, None, &body, now)?).await?;
+    }
+    Ok(())
+}
+
+fn index<T: serde::Serialize>(
+    kind: &str,
+    id: &str,
+    parent: Option<String>,
+    body: &T,
+    now: i64,
+) -> Result<Record> {
+    Ok(Record {
+        kind: kind.into(),
+        account: GLOBAL.into(),
+        id: id.into(),
+        parent,
+        sort: creation_sort_key(now),
+        body: serde_json::to_string(body)?,
+        created_ms: now,
+        updated_ms: now,
+    })
+}
+
 /// Queues the next attempt when the plan retries this channel and the page is still open.
 async fn retry(
     engine: &Engine,
     tx: &mut dyn Tx,
-    t: &Timer,
+    account: &str,
     page_arn: &str,
     page: &PageBody,
     a: &AttemptBody,
@@ -297,7 +352,7 @@ async fn retry(
     {
         return Ok(());
     }
-    let active = match tx.get(CHANNEL, &t.account, &a.channel_arn).await? {
+    let active = match tx.get(CHANNEL, account, &a.channel_arn).await? {
         Some(c) => serde_json::from_str::<ChannelBody>(&c.body)?.activated,
         None => false,
     };
@@ -316,5 +371,65 @@ async fn retry(
     };
     let id = page_attempt_id(page_arn, a.stage, &a.channel_arn, next.attempt);
     let due = now + engine.durations.scaled_ms(a.retry_minutes as i64 * 60);
-    enqueue(tx, &t.account, &id, &next, due).await
+    enqueue(tx, account, &id, &next, due).await
+}
+
+/// What the provider later reported about a message it accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Delivered,
+    Failed(String),
+}
+
+/// Applies a provider's delivery report: a DELIVERED receipt, or an ERROR receipt and a retry
+/// when the plan retries. Returns false when the message is not one of ours.
+pub async fn report(engine: &Engine, provider_id: &str, report: Report, now: i64) -> Result<bool> {
+    let mut tx = engine.store.begin().await?;
+    let Some(index) = tx.get(PROVIDER_MESSAGE, GLOBAL, provider_id).await? else {
+        return Ok(false);
+    };
+    let ProviderMessageBody {
+        account,
+        attempt_id,
+    } = serde_json::from_str(&index.body)?;
+    let Some(mut rec) = tx.get(ATTEMPT, &account, &attempt_id).await? else {
+        return Ok(false);
+    };
+    let mut a: AttemptBody = serde_json::from_str(&rec.body)?;
+    let page = match &a.page_arn {
+        Some(arn) => load_page(tx.as_mut(), &account, arn).await?,
+        None => None,
+    };
+    match (&report, page) {
+        (Report::Delivered, Some((mut prec, mut p))) => {
+            p.receipts.push(ReceiptBody {
+                channel_arn: Some(a.channel_arn.clone()),
+                receipt_type: "DELIVERED".into(),
+                info: Some("delivered (provider report)".into()),
+                time_ms: now,
+            });
+            p.delivery_ms.get_or_insert(now);
+            save(tx.as_mut(), &mut prec, &p, now).await?;
+        }
+        (Report::Failed(why), page) => {
+            a.state = AttemptState::Error;
+            a.error = Some(why.clone());
+            save(tx.as_mut(), &mut rec, &a, now).await?;
+            if let Some((mut prec, mut p)) = page {
+                p.receipts.push(ReceiptBody {
+                    channel_arn: Some(a.channel_arn.clone()),
+                    receipt_type: "ERROR".into(),
+                    info: Some(why.clone()),
+                    time_ms: now,
+                });
+                let page_arn = prec.id.clone();
+                retry(engine, tx.as_mut(), &account, &page_arn, &p, &a, now).await?;
+                save(tx.as_mut(), &mut prec, &p, now).await?;
+            }
+        }
+        (Report::Delivered, None) => {}
+    }
+    tx.commit().await?;
+    engine.wake();
+    Ok(true)
 }

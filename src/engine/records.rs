@@ -14,6 +14,27 @@ pub const PAGE: &str = "page";
 pub const CONTACT_PAGE: &str = "contact-page";
 pub const ATTEMPT: &str = "delivery-attempt";
 
+/// Indexes that inbound webhooks read before they know the account: they live under this
+/// pseudo-account. `SMS_SENT`: what was texted to a number (parent = the number);
+/// `PROVIDER_MESSAGE`: a provider's message id → the attempt.
+pub const GLOBAL: &str = "*";
+pub const SMS_SENT: &str = "sms-sent";
+pub const PROVIDER_MESSAGE: &str = "provider-message";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmsSentBody {
+    pub account: String,
+    pub attempt_id: String,
+    pub channel_arn: String,
+    pub page_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderMessageBody {
+    pub account: String,
+    pub attempt_id: String,
+}
+
 /// Timer kinds: the next escalation stage, the next stage of a contact's own plan, a send.
 pub const T_STAGE: &str = "engagement-stage";
 pub const T_PAGE_STAGE: &str = "page-stage";

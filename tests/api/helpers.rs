@@ -43,6 +43,8 @@ pub struct Setup {
     pub log_channel: bool,
     /// Run the engine's own loop; otherwise tests step it with `tick`.
     pub engine_loop: bool,
+    /// Deliver SMS through Twilio as configured here (other types to the log channel).
+    pub twilio: Option<klaxon::config::TwilioConfig>,
 }
 
 impl Default for Setup {
@@ -52,6 +54,7 @@ impl Default for Setup {
             time_scale: 1.0,
             log_channel: false,
             engine_loop: false,
+            twilio: None,
         }
     }
 }
@@ -78,12 +81,13 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         time_scale: setup.time_scale,
         credentials: vec![cred(KEY, SECRET, ACCOUNT), cred(KEY2, SECRET2, ACCOUNT2)],
         activation: ActivationConfig::default(),
+        twilio: setup.twilio.clone(),
         ..Config::default()
     };
     // Real SDK clients sign with the real time, so the manual clock starts there.
     let clock = ManualClock::new(SystemClock.now_ms());
     let sent = Arc::new(RecordingChannel::default());
-    let delivery = if setup.log_channel {
+    let delivery = if setup.log_channel || setup.twilio.is_some() {
         None
     } else {
         Some(Registry::all(sent.clone()))

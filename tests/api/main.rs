@@ -17,4 +17,5 @@ mod rotations;
 mod sigv4;
 mod storage;
 mod tenancy;
+mod twilio;
 mod wire;

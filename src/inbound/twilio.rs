@@ -1,0 +1,319 @@
+//! Twilio's webhooks. Every request is verified with `X-Twilio-Signature` over the public URL
+//! Twilio called (`[twilio] public_base_url` + path + query) and the form parameters; a
+//! missing or wrong signature is a 403 and changes nothing.
+//!
+//! An SMS reply containing the accept code of an open page sent to that number acknowledges
+//! it (as AcceptPage READ would, escalation included); a bare `ack` acknowledges the most
+//! recent open page sent there; STOP deactivates the number's channels, START sends them new
+//! activation codes, HELP explains. Replies are TwiML `<Message>`s.
+
+use crate::config::Secret;
+use crate::domain::arn::Arn;
+use crate::engine::Engine;
+use crate::engine::outbox::{Report, report};
+use crate::engine::records::{GLOBAL, PAGE, PageBody, PageState, SMS_SENT, SmsSentBody};
+use crate::shapes::Context;
+use crate::shapes::contacts::{
+    AcceptCodeValidation, AcceptPageRequest, AcceptType, Api, DeactivateContactChannelRequest,
+    SendActivationCodeRequest,
+};
+use crate::storage::ListQuery;
+use crate::wire;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Response, StatusCode};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct TwilioHooks {
+    pub api: Arc<wire::Api>,
+    pub engine: Arc<Engine>,
+    pub auth_token: Secret,
+    pub public_base_url: String,
+}
+
+const MAX_BODY: usize = 64 * 1024;
+
+/// application/x-www-form-urlencoded pairs, in order.
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+fn twiml(message: &str) -> Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
+        klaxon_twilio::escape_xml(message)
+    );
+    let mut r = Response::new(Body::from(xml));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    r
+}
+
+/// The verified form parameters, or the 403/400 to answer with.
+async fn verified(h: &TwilioHooks, req: Request) -> Result<Vec<(String, String)>, Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return Err(text(StatusCode::PAYLOAD_TOO_LARGE, "too large\n"));
+    };
+    let params = form(&body);
+    let url = format!(
+        "{}{}",
+        h.public_base_url.trim_end_matches('/'),
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let signature = parts
+        .headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !klaxon_twilio::verify(h.auth_token.expose(), &url, &params, signature) {
+        tracing::warn!(
+            path = parts.uri.path(),
+            "refused a Twilio webhook with a missing or wrong signature"
+        );
+        return Err(text(StatusCode::FORBIDDEN, "signature does not match\n"));
+    }
+    Ok(params)
+}
+
+fn context(account: &str, arn: &str) -> Context {
+    Context {
+        account_id: account.to_string(),
+        region: Arn::parse(arn).map(|a| a.region).unwrap_or_default(),
+        access_key_id: "twilio-sms".into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// What was texted to this number, newest first.
+async fn sent_to(h: &TwilioHooks, number: &str) -> Vec<SmsSentBody> {
+    let q = ListQuery {
+        kind: SMS_SENT.into(),
+        account: GLOBAL.into(),
+        parent: Some(number.to_string()),
+        descending: true,
+        limit: 100,
+        ..Default::default()
+    };
+    let Ok(mut r) = h.api.contacts.store.read().await else {
+        return Vec::new();
+    };
+    r.list(&q)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|rec| serde_json::from_str(&rec.body).ok())
+        .collect()
+}
+
+async fn open_page(h: &TwilioHooks, s: &SmsSentBody) -> Option<(String, PageBody)> {
+    let arn = s.page_arn.clone()?;
+    let mut r = h.api.contacts.store.read().await.ok()?;
+    let rec = r.get(PAGE, &s.account, &arn).await.ok()??;
+    let page: PageBody = serde_json::from_str(&rec.body).ok()?;
+    (page.state == PageState::Open).then_some((arn, page))
+}
+
+async fn acknowledge(h: &TwilioHooks, s: &SmsSentBody, arn: &str, code: Option<&str>) -> bool {
+    let input = AcceptPageRequest {
+        page_id: Some(arn.to_string()),
+        contact_channel_id: Some(s.channel_arn.clone()),
+        accept_type: Some(AcceptType::Read),
+        accept_code: Some(code.unwrap_or("000000").to_string()),
+        accept_code_validation: Some(if code.is_some() {
+            AcceptCodeValidation::Enforce
+        } else {
+            AcceptCodeValidation::Ignore
+        }),
+        note: Some("acknowledged by SMS reply".into()),
+    };
+    match h
+        .api
+        .contacts
+        .accept_page(context(&s.account, arn), input)
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(page = %arn, error = ?e, "SMS acknowledgement failed");
+            false
+        }
+    }
+}
+
+/// The channels (account, ARN) this number belongs to, each once.
+fn channels(sent: &[SmsSentBody]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for s in sent {
+        let key = (s.account.clone(), s.channel_arn.clone());
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// Six to ten digits standing alone in the text.
+fn codes(body: &str) -> Vec<&str> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .filter(|w| (6..=10).contains(&w.len()))
+        .collect()
+}
+
+const HELP: &str = "Klaxon pages: reply with the code from a page (or ACK for the latest page) to acknowledge it. STOP ends pages to this number, START turns them back on.";
+
+pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
+    let params = match verified(&h, req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let from = param(&params, "From").to_string();
+    let body = param(&params, "Body").trim().to_string();
+    let word = body.to_ascii_lowercase();
+    let sent = sent_to(&h, &from).await;
+    match word.as_str() {
+        "stop" | "stopall" | "unsubscribe" | "cancel" | "end" | "quit" => {
+            for (account, ch) in channels(&sent) {
+                let input = DeactivateContactChannelRequest {
+                    contact_channel_id: Some(ch.clone()),
+                };
+                if let Err(e) = h
+                    .api
+                    .contacts
+                    .deactivate_contact_channel(context(&account, &ch), input)
+                    .await
+                {
+                    tracing::warn!(channel = %ch, error = ?e, "STOP could not deactivate a channel");
+                }
+            }
+            twiml("Klaxon will not page this number any more. Reply START to turn pages back on.")
+        }
+        "start" | "unstop" => {
+            let mut sent_codes = 0;
+            for (account, ch) in channels(&sent) {
+                let input = SendActivationCodeRequest {
+                    contact_channel_id: Some(ch.clone()),
+                };
+                if h.api
+                    .contacts
+                    .send_activation_code(context(&account, &ch), input)
+                    .await
+                    .is_ok()
+                {
+                    sent_codes += 1;
+                }
+            }
+            if sent_codes > 0 {
+                twiml(
+                    "Klaxon sent a new activation code to this number; activate the channel with it to get pages again.",
+                )
+            } else {
+                twiml(
+                    "Klaxon has no contact channel for this number, or sent too many codes recently.",
+                )
+            }
+        }
+        "help" | "info" => twiml(HELP),
+        "ack" | "ok" => {
+            for s in &sent {
+                if let Some((arn, page)) = open_page(&h, s).await
+                    && acknowledge(&h, s, &arn, None).await
+                {
+                    return twiml(&format!("Acknowledged: {}", page.message.subject));
+                }
+            }
+            twiml("There is no open page for this number to acknowledge.")
+        }
+        _ => {
+            let given = codes(&body);
+            if given.is_empty() {
+                return twiml(HELP);
+            }
+            for s in &sent {
+                if let Some((arn, page)) = open_page(&h, s).await
+                    && given.iter().any(|c| *c == page.code)
+                    && acknowledge(&h, s, &arn, Some(&page.code)).await
+                {
+                    return twiml(&format!("Acknowledged: {}", page.message.subject));
+                }
+            }
+            twiml(
+                "That code does not match an open page sent to this number. Reply ACK to acknowledge the latest one.",
+            )
+        }
+    }
+}
+
+/// Message status callbacks: delivered → DELIVERED receipt; failed/undelivered → ERROR
+/// receipt, retried per the plan.
+pub async fn status(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
+    let params = match verified(&h, req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let sid = param(&params, "MessageSid");
+    let outcome = match param(&params, "MessageStatus") {
+        "delivered" => Report::Delivered,
+        s @ ("failed" | "undelivered") => Report::Failed(format!(
+            "{s} (Twilio error {})",
+            param(&params, "ErrorCode")
+        )),
+        _ => return text(StatusCode::NO_CONTENT, ""),
+    };
+    let now = h.engine.clock.now_ms();
+    match report(&h.engine, sid, outcome, now).await {
+        Ok(_) => text(StatusCode::NO_CONTENT, ""),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot apply a Twilio status callback");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "try again\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_forms_and_finds_codes() {
+        let f = form(b"From=%2B12065550100&Body=ok+123456+thanks&Empty=");
+        assert_eq!(param(&f, "From"), "+12065550100");
+        assert_eq!(param(&f, "Body"), "ok 123456 thanks");
+        assert_eq!(param(&f, "Empty"), "");
+        assert_eq!(
+            codes("code: 123456, not 12345 or 12345678901"),
+            vec!["123456"]
+        );
+    }
+}
