@@ -2,7 +2,7 @@
 //! recording channel; `main` uses it with the system clock and the configured channels.
 
 use crate::config::Config;
-use crate::delivery::twilio::TwilioSms;
+use crate::delivery::twilio::{TwilioSms, TwilioVoice};
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
 use crate::engine::Engine;
@@ -174,11 +174,16 @@ fn configured_channels(config: &Config, outbox: &std::path::Path) -> Result<Regi
                 timeout,
             )
             .map_err(|e| AppError::Provider(e.to_string()))?;
-            registry.sms = Arc::new(TwilioSms::new(client, &t.from_number, &t.public_base_url));
+            registry.sms = Arc::new(TwilioSms::new(
+                client.clone(),
+                &t.from_number,
+                &t.public_base_url,
+            ));
+            registry.voice = Arc::new(TwilioVoice::new(client, &t.from_number, &t.public_base_url));
         }
-        None => tracing::warn!("no [twilio] section: SMS pages go to the log channel"),
+        None => tracing::warn!("no [twilio] section: SMS and voice pages go to the log channel"),
     }
-    tracing::warn!("no voice or email provider yet: VOICE and EMAIL pages go to the log channel");
+    tracing::warn!("no email provider yet: EMAIL pages go to the log channel");
     Ok(registry)
 }
 
@@ -193,6 +198,7 @@ fn router(api: Arc<wire::Api>, probes: Probes, twilio: Option<TwilioHooks>) -> R
             Router::new()
                 .route("/hooks/twilio/sms", post(inbound::twilio::sms))
                 .route("/hooks/twilio/status", post(inbound::twilio::status))
+                .route("/hooks/twilio/voice", post(inbound::twilio::voice))
                 .with_state(hooks),
         );
     }

@@ -48,3 +48,70 @@ impl Channel for TwilioSms {
             .map_err(delivery_error)
     }
 }
+
+/// Voice calls through Twilio: the call says the page and gathers one key; 1 acknowledges
+/// (`/hooks/twilio/voice`), any other key repeats the message. Activation codes are read out.
+pub struct TwilioVoice {
+    client: Client,
+    from: String,
+    public_base_url: String,
+}
+
+impl TwilioVoice {
+    pub fn new(client: Client, from: &str, public_base_url: &str) -> TwilioVoice {
+        TwilioVoice {
+            client,
+            from: from.to_string(),
+            public_base_url: public_base_url.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+/// The gather webhook URL of a page's call (the page and channel ride in the signed query).
+pub fn voice_action(public_base_url: &str, page_arn: &str, channel_arn: &str) -> String {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    format!(
+        "{}/hooks/twilio/voice?page={}&channel={}",
+        public_base_url.trim_end_matches('/'),
+        enc(page_arn),
+        enc(channel_arn)
+    )
+}
+
+/// TwiML that says `text` and, for a page, gathers one key.
+pub fn voice_twiml(text: &str, action: Option<&str>) -> String {
+    let say = klaxon_twilio::escape_xml(text);
+    match action {
+        Some(url) => {
+            let url = klaxon_twilio::escape_xml(url);
+            format!(
+                "<Response><Gather numDigits=\"1\" method=\"POST\" action=\"{url}\"><Say>{say}</Say><Say>Press 1 to acknowledge. Press any other key to hear this again.</Say></Gather><Redirect method=\"POST\">{url}</Redirect></Response>"
+            )
+        }
+        None => {
+            format!("<Response><Say>{say}</Say><Pause length=\"1\"/><Say>{say}</Say></Response>")
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for TwilioVoice {
+    fn name(&self) -> &'static str {
+        "twilio-voice"
+    }
+
+    async fn send(&self, msg: &OutboundMessage, _: i64) -> Result<String, DeliveryError> {
+        let action = msg
+            .page_arn
+            .as_deref()
+            .map(|p| voice_action(&self.public_base_url, p, &msg.contact_channel_arn));
+        let twiml = voice_twiml(&msg.body, action.as_deref());
+        let callback = format!("{}/hooks/twilio/status", self.public_base_url);
+        self.client
+            .place_call(&self.from, &msg.delivery_address, &twiml, Some(&callback))
+            .await
+            .map_err(delivery_error)
+    }
+}

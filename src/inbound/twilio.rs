@@ -145,7 +145,13 @@ async fn open_page(h: &TwilioHooks, s: &SmsSentBody) -> Option<(String, PageBody
     (page.state == PageState::Open).then_some((arn, page))
 }
 
-async fn acknowledge(h: &TwilioHooks, s: &SmsSentBody, arn: &str, code: Option<&str>) -> bool {
+async fn acknowledge(
+    h: &TwilioHooks,
+    s: &SmsSentBody,
+    arn: &str,
+    code: Option<&str>,
+    note: &str,
+) -> bool {
     let input = AcceptPageRequest {
         page_id: Some(arn.to_string()),
         contact_channel_id: Some(s.channel_arn.clone()),
@@ -156,7 +162,7 @@ async fn acknowledge(h: &TwilioHooks, s: &SmsSentBody, arn: &str, code: Option<&
         } else {
             AcceptCodeValidation::Ignore
         }),
-        note: Some("acknowledged by SMS reply".into()),
+        note: Some(note.into()),
     };
     match h
         .api
@@ -248,7 +254,7 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
         "ack" | "ok" => {
             for s in &sent {
                 if let Some((arn, page)) = open_page(&h, s).await
-                    && acknowledge(&h, s, &arn, None).await
+                    && acknowledge(&h, s, &arn, None, "acknowledged by SMS reply").await
                 {
                     return twiml(&format!("Acknowledged: {}", page.message.subject));
                 }
@@ -263,7 +269,7 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
             for s in &sent {
                 if let Some((arn, page)) = open_page(&h, s).await
                     && given.iter().any(|c| *c == page.code)
-                    && acknowledge(&h, s, &arn, Some(&page.code)).await
+                    && acknowledge(&h, s, &arn, Some(&page.code), "acknowledged by SMS reply").await
                 {
                     return twiml(&format!("Acknowledged: {}", page.message.subject));
                 }
@@ -275,6 +281,69 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
     }
 }
 
+fn voice_response(twiml: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
+    )));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    r
+}
+
+/// The key pressed on a page's call: 1 acknowledges (READ); anything else, or silence, says
+/// the page again.
+pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
+    let query: Vec<(String, String)> = form(req.uri().query().unwrap_or("").as_bytes());
+    let params = match verified(&h, req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let (page_arn, channel_arn) = (param(&query, "page"), param(&query, "channel"));
+    let Some(account) = Arn::parse(page_arn).map(|a| a.account) else {
+        return text(StatusCode::BAD_REQUEST, "no page\n");
+    };
+    let sent = SmsSentBody {
+        account: account.clone(),
+        attempt_id: String::new(),
+        channel_arn: channel_arn.to_string(),
+        page_arn: Some(page_arn.to_string()),
+    };
+    if param(&params, "Digits") == "1" {
+        return if acknowledge(
+            &h,
+            &sent,
+            page_arn,
+            None,
+            "acknowledged by key 1 on the call",
+        )
+        .await
+        {
+            voice_response("<Response><Say>Acknowledged. Goodbye.</Say><Hangup/></Response>".into())
+        } else {
+            voice_response(
+                "<Response><Say>This page could not be acknowledged.</Say><Hangup/></Response>"
+                    .into(),
+            )
+        };
+    }
+    match open_page(&h, &sent).await {
+        Some((_, page)) => {
+            let words = crate::engine::message::page_text(
+                crate::delivery::ChannelKind::Voice,
+                &page.message,
+                &page.code,
+                page_arn,
+            );
+            let action =
+                crate::delivery::twilio::voice_action(&h.public_base_url, page_arn, channel_arn);
+            voice_response(crate::delivery::twilio::voice_twiml(&words, Some(&action)))
+        }
+        None => voice_response(
+            "<Response><Say>This page is no longer open. Goodbye.</Say><Hangup/></Response>".into(),
+        ),
+    }
+}
+
 /// Message status callbacks: delivered → DELIVERED receipt; failed/undelivered → ERROR
 /// receipt, retried per the plan.
 pub async fn status(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
@@ -282,14 +351,29 @@ pub async fn status(State(h): State<TwilioHooks>, req: Request) -> Response<Body
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let sid = param(&params, "MessageSid");
-    let outcome = match param(&params, "MessageStatus") {
-        "delivered" => Report::Delivered,
-        s @ ("failed" | "undelivered") => Report::Failed(format!(
-            "{s} (Twilio error {})",
-            param(&params, "ErrorCode")
-        )),
-        _ => return text(StatusCode::NO_CONTENT, ""),
+    // Messages report MessageStatus; calls report CallStatus when they end.
+    let (sid, outcome) = match (param(&params, "MessageSid"), param(&params, "CallSid")) {
+        (sid, _) if !sid.is_empty() => (
+            sid,
+            match param(&params, "MessageStatus") {
+                "delivered" => Report::Delivered,
+                s @ ("failed" | "undelivered") => Report::Failed(format!(
+                    "{s} (Twilio error {})",
+                    param(&params, "ErrorCode")
+                )),
+                _ => return text(StatusCode::NO_CONTENT, ""),
+            },
+        ),
+        (_, sid) => (
+            sid,
+            match param(&params, "CallStatus") {
+                "completed" => Report::Delivered,
+                s @ ("busy" | "no-answer" | "failed" | "canceled") => {
+                    Report::Failed(format!("call {s}"))
+                }
+                _ => return text(StatusCode::NO_CONTENT, ""),
+            },
+        ),
     };
     let now = h.engine.clock.now_ms();
     match report(&h.engine, sid, outcome, now).await {

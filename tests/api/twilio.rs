@@ -79,6 +79,17 @@ async fn messages(
     )
 }
 
+/// Calls are recorded with the messages; their SIDs start with CA.
+async fn calls(
+    State(fake): State<Arc<Fake>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
+    let (status, answer) = messages(State(fake), Path(account), headers, body).await;
+    (status, answer.replace("\"SM", "\"CA"))
+}
+
 async fn fake_twilio() -> (Arc<Fake>, String) {
     let fake = Arc::new(Fake::default());
     let app = axum::Router::new()
@@ -86,6 +97,7 @@ async fn fake_twilio() -> (Arc<Fake>, String) {
             "/2010-04-01/Accounts/{account}/Messages.json",
             post(messages),
         )
+        .route("/2010-04-01/Accounts/{account}/Calls.json", post(calls))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -455,4 +467,93 @@ async fn status_callbacks_record_delivered_and_error_and_an_outage_is_retried_on
             "{r:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_voice_page_is_acknowledged_by_pressing_1() {
+    let (app, fake) = app_with_twilio().await;
+    let c = app.contacts();
+    let contact = crate::channels::personal(&app, "caller").await;
+    let voice = c
+        .create_contact_channel()
+        .contact_id(&contact)
+        .name("phone")
+        .r#type(ChannelType::Voice)
+        .delivery_address(
+            ContactChannelAddress::builder()
+                .simple_address(PHONE)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .contact_channel_arn;
+    app.tick().await;
+    let call = fake.messages.lock().unwrap().last().cloned().unwrap();
+    let twiml = field(&call, "Twiml");
+    assert!(
+        twiml.starts_with("<Response><Say>") && !twiml.contains("<Gather"),
+        "{twiml}"
+    );
+    // The activation code is read out digit by digit.
+    let spoken: String = twiml
+        .split("is ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(11)
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    c.activate_contact_channel()
+        .contact_channel_id(&voice)
+        .activation_code(spoken)
+        .send()
+        .await
+        .unwrap();
+    set_plan(&app, &contact, vec![channel_stage(10, &[(&voice, 0)])]).await;
+
+    let page = page_of(&app, &contact).await;
+    let call = fake.messages.lock().unwrap().last().cloned().unwrap();
+    let twiml = field(&call, "Twiml");
+    assert!(twiml.contains("<Gather numDigits=\"1\""), "{twiml}");
+    let action = twiml
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let path = action.strip_prefix(PUBLIC).unwrap().to_string();
+    let r = webhook(&app, &path, &[("CallSid", "CA1"), ("Digits", "2")], None).await;
+    assert!(
+        r.body.as_str().unwrap().contains("<Gather"),
+        "another key repeats the page"
+    );
+    assert!(!read(&app, &page).await);
+    let r = webhook(
+        &app,
+        &path,
+        &[("CallSid", "CA1"), ("Digits", "1")],
+        Some("forged"),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = webhook(&app, &path, &[("CallSid", "CA1"), ("Digits", "1")], None).await;
+    assert!(r.body.as_str().unwrap().contains("Acknowledged"));
+    assert!(read(&app, &page).await);
+
+    let sid = format!("CA{:032}", fake.count.load(Ordering::SeqCst) - 1);
+    let r = webhook(
+        &app,
+        "/hooks/twilio/status",
+        &[("CallSid", &sid), ("CallStatus", "completed")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        receipts(&app, &page).await,
+        vec![ReceiptType::Sent, ReceiptType::Read, ReceiptType::Delivered]
+    );
 }
