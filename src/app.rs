@@ -2,6 +2,7 @@
 //! recording channel; `main` uses it with the system clock and the configured channels.
 
 use crate::config::Config;
+use crate::delivery::email::SmtpEmail;
 use crate::delivery::twilio::{TwilioSms, TwilioVoice};
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
@@ -59,6 +60,9 @@ pub struct Running {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    /// Where the inbound SMTP listener took its port, when `[inbound_smtp]` is configured.
+    pub inbound_smtp: Option<SocketAddr>,
+    smtp_task: Option<JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     engine_stop: watch::Sender<bool>,
@@ -72,6 +76,9 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(t) = self.smtp_task.take() {
+            t.abort();
+        }
         let _ = self.engine_stop.send(true);
         if let Some(t) = self.engine_task.take() {
             let _ = t.await;
@@ -183,7 +190,13 @@ fn configured_channels(config: &Config, outbox: &std::path::Path) -> Result<Regi
         }
         None => tracing::warn!("no [twilio] section: SMS and voice pages go to the log channel"),
     }
-    tracing::warn!("no email provider yet: EMAIL pages go to the log channel");
+    match &config.smtp {
+        Some(m) => {
+            let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
+            registry.email = Arc::new(SmtpEmail::new(m, timeout).map_err(AppError::Provider)?);
+        }
+        None => tracing::warn!("no [smtp] section: EMAIL pages go to the log channel"),
+    }
     Ok(registry)
 }
 
@@ -277,6 +290,19 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         }),
         None => None,
     };
+    let (inbound_smtp, smtp_task) = match &config.inbound_smtp {
+        Some(i) => {
+            let (addr, task) = inbound::email::listen(&i.listen, api.clone())
+                .await
+                .map_err(|source| AppError::Listen {
+                    addr: i.listen.clone(),
+                    source,
+                })?;
+            tracing::info!(listen = %addr, "inbound SMTP listener for replies to pages");
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let app = router(api, probes, twilio);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
@@ -297,6 +323,8 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         store,
         engine,
         metrics,
+        inbound_smtp,
+        smtp_task,
         shutdown: Some(tx),
         task,
         engine_stop,

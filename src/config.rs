@@ -108,6 +108,64 @@ impl TwilioConfig {
     }
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+/// Outbound email through an SMTP server; `reply_domain` receives replies (point its MX at the
+/// inbound listener) at per-page addresses `page+<token>@reply_domain`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    pub reply_domain: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+impl SmtpConfig {
+    pub fn password(&self) -> Result<Option<Secret>, ConfigError> {
+        match (&self.password, &self.password_file) {
+            (Some(p), None) => Ok(Some(p.clone())),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|p| Some(Secret::new(p.trim())))
+                .map_err(|source| ConfigError::Read {
+                    path: f.display().to_string(),
+                    source,
+                }),
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::Invalid(
+                "[smtp] takes password or password_file, not both".into(),
+            )),
+        }
+    }
+}
+
+/// The embedded SMTP listener that takes replies to pages.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSmtpConfig {
+    pub listen: String,
+}
+
 /// The engagement engine's timing. Leases are wall-clock and never scaled by `time_scale`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -153,6 +211,8 @@ pub struct Config {
     pub activation: ActivationConfig,
     pub engine: EngineConfig,
     pub twilio: Option<TwilioConfig>,
+    pub smtp: Option<SmtpConfig>,
+    pub inbound_smtp: Option<InboundSmtpConfig>,
 }
 
 impl Default for Config {
@@ -169,6 +229,8 @@ impl Default for Config {
             activation: ActivationConfig::default(),
             engine: EngineConfig::default(),
             twilio: None,
+            smtp: None,
+            inbound_smtp: None,
         }
     }
 }
@@ -339,6 +401,22 @@ impl Config {
                     "[twilio] from_number must be an E.164 number such as +12065550100".into(),
                 );
             }
+        }
+        if let Some(m) = &self.smtp {
+            m.password()?;
+            if !m.from.contains('@') || m.reply_domain.is_empty() || m.reply_domain.contains('@') {
+                return bad(
+                    "[smtp] from must be an email address and reply_domain a domain".into(),
+                );
+            }
+        }
+        if let Some(i) = &self.inbound_smtp
+            && i.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad(format!(
+                "[inbound_smtp] listen = {:?} is not an address",
+                i.listen
+            ));
         }
         let e = &self.engine;
         if e.lease_ms < 100 || e.poll_ms < 10 || e.max_send_attempts < 1 || e.batch < 1 {

@@ -1,6 +1,7 @@
 //! Outbound messages and the channels that carry them. With no provider configured every
 //! channel type goes to the log channel, so a fresh install works without any account.
 
+pub mod email;
 pub mod log;
 pub mod recording;
 pub mod twilio;
@@ -50,6 +51,8 @@ pub struct OutboundMessage {
     pub subject: String,
     pub body: String,
     pub idempotency_key: String,
+    /// For a page's email: the token of its per-page Reply-To address.
+    pub reply_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,7 @@ use super::Engine;
 use super::error::{EngineError, Result};
 use super::records::{
     ATTEMPT, AttemptBody, AttemptState, GLOBAL, PAGE, PROVIDER_MESSAGE, PageBody, PageState,
-    ProviderMessageBody, Purpose, ReceiptBody, SMS_SENT, SmsSentBody, T_SEND, insert, save,
+    ProviderMessageBody, Purpose, ReceiptBody, SENT_TO, SentToBody, T_SEND, insert, save,
 };
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::arn::creation_sort_key;
@@ -108,6 +108,7 @@ pub async fn enqueue_activation(
         sent_ms: None,
         provider_id: None,
         error: None,
+        reply_token: None,
     };
     enqueue(tx, account, &id, &body, now).await
 }
@@ -191,6 +192,7 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         subject: a.subject.clone(),
         body: a.text.clone(),
         idempotency_key: idempotency_key(&t.subject),
+        reply_token: a.reply_token.clone(),
     };
     // A provider that never answers must not hold this node's lease (and the batch) forever.
     let limit = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
@@ -284,7 +286,7 @@ async fn conclude(
     finish(tx, t, &engine.node).await
 }
 
-/// Remembers what went out by SMS to a number, and the provider's id of a message, so replies
+/// Remembers what went out to a number or email address, and the provider's id of a message, so replies
 /// and status callbacks (which name only those) find the page and the attempt.
 async fn index_sent(
     tx: &mut dyn Tx,
@@ -293,19 +295,20 @@ async fn index_sent(
     a: &AttemptBody,
     now: i64,
 ) -> Result<()> {
-    if a.channel_type == "SMS" {
-        let body = SmsSentBody {
+    if a.channel_type != "VOICE" {
+        let address = if a.channel_type == "EMAIL" {
+            a.address.to_ascii_lowercase()
+        } else {
+            a.address.clone()
+        };
+        let body = SentToBody {
             account: t.account.clone(),
             attempt_id: rec.id.clone(),
             channel_arn: a.channel_arn.clone(),
             page_arn: a.page_arn.clone(),
         };
-        let id = format!("{}|{}", a.address, rec.id);
-        upsert(
-            tx,
-            &index(SMS_SENT, &id, Some(a.address.clone()), &body, now)?,
-        )
-        .await?;
+        let id = format!("{address}|{}", rec.id);
+        upsert(tx, &index(SENT_TO, &id, Some(address), &body, now)?).await?;
     }
     if let Some(sid) = &a.provider_id {
         let body = ProviderMessageBody {

@@ -80,6 +80,7 @@ pub async fn create(
         read_ms: None,
         receipts: Vec::new(),
         resolutions: target.resolutions,
+        reply_token: Some(uuid::Uuid::new_v4().simple().to_string()),
     };
     run_stage(tx, account, &arn, &mut page, 0, now, d).await?;
     let sort = creation_sort_key(now);
@@ -95,6 +96,13 @@ pub async fn create(
         now,
     )
     .await?;
+    if let Some(token) = &page.reply_token {
+        let body = ReplyTokenBody {
+            account: account.to_string(),
+            page_arn: arn.clone(),
+        };
+        insert(tx, (REPLY_TOKEN, GLOBAL, token), None, &sort, &body, now).await?;
+    }
     Ok(arn)
 }
 
@@ -143,6 +151,7 @@ pub async fn run_stage(
             sent_ms: None,
             provider_id: None,
             error: None,
+            reply_token: page.reply_token.clone(),
         };
         let id = page_attempt_id(page_arn, idx as i32, channel_arn, 1);
         enqueue(tx, account, &id, &attempt, now).await?;

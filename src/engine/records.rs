@@ -15,14 +15,22 @@ pub const CONTACT_PAGE: &str = "contact-page";
 pub const ATTEMPT: &str = "delivery-attempt";
 
 /// Indexes that inbound webhooks read before they know the account: they live under this
-/// pseudo-account. `SMS_SENT`: what was texted to a number (parent = the number);
-/// `PROVIDER_MESSAGE`: a provider's message id → the attempt.
+/// pseudo-account. `SENT_TO`: what was sent to a phone number or (lower-cased) email address
+/// (parent = the address); `PROVIDER_MESSAGE`: a provider's message id → the attempt;
+/// `REPLY_TOKEN`: a page's email reply token → the page.
 pub const GLOBAL: &str = "*";
-pub const SMS_SENT: &str = "sms-sent";
+pub const SENT_TO: &str = "sent-to";
 pub const PROVIDER_MESSAGE: &str = "provider-message";
+pub const REPLY_TOKEN: &str = "reply-token";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SmsSentBody {
+pub struct ReplyTokenBody {
+    pub account: String,
+    pub page_arn: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentToBody {
     pub account: String,
     pub attempt_id: String,
     pub channel_arn: String,
@@ -128,6 +136,9 @@ pub struct PageBody {
     pub read_ms: Option<i64>,
     pub receipts: Vec<ReceiptBody>,
     pub resolutions: Vec<Resolution>,
+    /// Names the page in the Reply-To of its emails; unguessable.
+    #[serde(default)]
+    pub reply_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +182,8 @@ pub struct AttemptBody {
     pub sent_ms: Option<i64>,
     pub provider_id: Option<String>,
     pub error: Option<String>,
+    #[serde(default)]
+    pub reply_token: Option<String>,
 }
 
 /// Inserts a new record created at `now`.

@@ -7,17 +7,13 @@
 //! recent open page sent there; STOP deactivates the number's channels, START sends them new
 //! activation codes, HELP explains. Replies are TwiML `<Message>`s.
 
+use super::{acknowledge, acknowledge_by_code, channels, codes, context, open_page, sent_to};
 use crate::config::Secret;
 use crate::domain::arn::Arn;
 use crate::engine::Engine;
 use crate::engine::outbox::{Report, report};
-use crate::engine::records::{GLOBAL, PAGE, PageBody, PageState, SMS_SENT, SmsSentBody};
-use crate::shapes::Context;
-use crate::shapes::contacts::{
-    AcceptCodeValidation, AcceptPageRequest, AcceptType, Api, DeactivateContactChannelRequest,
-    SendActivationCodeRequest,
-};
-use crate::storage::ListQuery;
+use crate::engine::records::SentToBody;
+use crate::shapes::contacts::{Api, DeactivateContactChannelRequest, SendActivationCodeRequest};
 use crate::wire;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -107,96 +103,6 @@ async fn verified(h: &TwilioHooks, req: Request) -> Result<Vec<(String, String)>
     Ok(params)
 }
 
-fn context(account: &str, arn: &str) -> Context {
-    Context {
-        account_id: account.to_string(),
-        region: Arn::parse(arn).map(|a| a.region).unwrap_or_default(),
-        access_key_id: "twilio-sms".into(),
-        request_id: uuid::Uuid::new_v4().to_string(),
-    }
-}
-
-/// What was texted to this number, newest first.
-async fn sent_to(h: &TwilioHooks, number: &str) -> Vec<SmsSentBody> {
-    let q = ListQuery {
-        kind: SMS_SENT.into(),
-        account: GLOBAL.into(),
-        parent: Some(number.to_string()),
-        descending: true,
-        limit: 100,
-        ..Default::default()
-    };
-    let Ok(mut r) = h.api.contacts.store.read().await else {
-        return Vec::new();
-    };
-    r.list(&q)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|rec| serde_json::from_str(&rec.body).ok())
-        .collect()
-}
-
-async fn open_page(h: &TwilioHooks, s: &SmsSentBody) -> Option<(String, PageBody)> {
-    let arn = s.page_arn.clone()?;
-    let mut r = h.api.contacts.store.read().await.ok()?;
-    let rec = r.get(PAGE, &s.account, &arn).await.ok()??;
-    let page: PageBody = serde_json::from_str(&rec.body).ok()?;
-    (page.state == PageState::Open).then_some((arn, page))
-}
-
-async fn acknowledge(
-    h: &TwilioHooks,
-    s: &SmsSentBody,
-    arn: &str,
-    code: Option<&str>,
-    note: &str,
-) -> bool {
-    let input = AcceptPageRequest {
-        page_id: Some(arn.to_string()),
-        contact_channel_id: Some(s.channel_arn.clone()),
-        accept_type: Some(AcceptType::Read),
-        accept_code: Some(code.unwrap_or("000000").to_string()),
-        accept_code_validation: Some(if code.is_some() {
-            AcceptCodeValidation::Enforce
-        } else {
-            AcceptCodeValidation::Ignore
-        }),
-        note: Some(note.into()),
-    };
-    match h
-        .api
-        .contacts
-        .accept_page(context(&s.account, arn), input)
-        .await
-    {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(page = %arn, error = ?e, "SMS acknowledgement failed");
-            false
-        }
-    }
-}
-
-/// The channels (account, ARN) this number belongs to, each once.
-fn channels(sent: &[SmsSentBody]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for s in sent {
-        let key = (s.account.clone(), s.channel_arn.clone());
-        if !out.contains(&key) {
-            out.push(key);
-        }
-    }
-    out
-}
-
-/// Six to ten digits standing alone in the text.
-fn codes(body: &str) -> Vec<&str> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .filter(|w| (6..=10).contains(&w.len()))
-        .collect()
-}
-
 const HELP: &str = "Klaxon pages: reply with the code from a page (or ACK for the latest page) to acknowledge it. STOP ends pages to this number, START turns them back on.";
 
 pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
@@ -207,7 +113,7 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
     let from = param(&params, "From").to_string();
     let body = param(&params, "Body").trim().to_string();
     let word = body.to_ascii_lowercase();
-    let sent = sent_to(&h, &from).await;
+    let sent = sent_to(&h.api, &from).await;
     match word.as_str() {
         "stop" | "stopall" | "unsubscribe" | "cancel" | "end" | "quit" => {
             for (account, ch) in channels(&sent) {
@@ -253,31 +159,21 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
         "help" | "info" => twiml(HELP),
         "ack" | "ok" => {
             for s in &sent {
-                if let Some((arn, page)) = open_page(&h, s).await
-                    && acknowledge(&h, s, &arn, None, "acknowledged by SMS reply").await
+                if let Some((arn, page)) = open_page(&h.api, s).await
+                    && acknowledge(&h.api, s, &arn, None, "acknowledged by SMS reply").await
                 {
                     return twiml(&format!("Acknowledged: {}", page.message.subject));
                 }
             }
             twiml("There is no open page for this number to acknowledge.")
         }
-        _ => {
-            let given = codes(&body);
-            if given.is_empty() {
-                return twiml(HELP);
-            }
-            for s in &sent {
-                if let Some((arn, page)) = open_page(&h, s).await
-                    && given.iter().any(|c| *c == page.code)
-                    && acknowledge(&h, s, &arn, Some(&page.code), "acknowledged by SMS reply").await
-                {
-                    return twiml(&format!("Acknowledged: {}", page.message.subject));
-                }
-            }
-            twiml(
+        _ if codes(&body).is_empty() => twiml(HELP),
+        _ => match acknowledge_by_code(&h.api, &from, &body, "acknowledged by SMS reply").await {
+            Some(subject) => twiml(&format!("Acknowledged: {subject}")),
+            None => twiml(
                 "That code does not match an open page sent to this number. Reply ACK to acknowledge the latest one.",
-            )
-        }
+            ),
+        },
     }
 }
 
@@ -302,7 +198,7 @@ pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body>
     let Some(account) = Arn::parse(page_arn).map(|a| a.account) else {
         return text(StatusCode::BAD_REQUEST, "no page\n");
     };
-    let sent = SmsSentBody {
+    let sent = SentToBody {
         account: account.clone(),
         attempt_id: String::new(),
         channel_arn: channel_arn.to_string(),
@@ -310,7 +206,7 @@ pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body>
     };
     if param(&params, "Digits") == "1" {
         return if acknowledge(
-            &h,
+            &h.api,
             &sent,
             page_arn,
             None,
@@ -326,7 +222,7 @@ pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body>
             )
         };
     }
-    match open_page(&h, &sent).await {
+    match open_page(&h.api, &sent).await {
         Some((_, page)) => {
             let words = crate::engine::message::page_text(
                 crate::delivery::ChannelKind::Voice,

@@ -45,6 +45,8 @@ pub struct Setup {
     pub engine_loop: bool,
     /// Deliver SMS through Twilio as configured here (other types to the log channel).
     pub twilio: Option<klaxon::config::TwilioConfig>,
+    /// Deliver email through this SMTP server, and listen for replies on 127.0.0.1:0.
+    pub smtp: Option<klaxon::config::SmtpConfig>,
 }
 
 impl Default for Setup {
@@ -55,6 +57,7 @@ impl Default for Setup {
             log_channel: false,
             engine_loop: false,
             twilio: None,
+            smtp: None,
         }
     }
 }
@@ -82,12 +85,19 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         credentials: vec![cred(KEY, SECRET, ACCOUNT), cred(KEY2, SECRET2, ACCOUNT2)],
         activation: ActivationConfig::default(),
         twilio: setup.twilio.clone(),
+        smtp: setup.smtp.clone(),
+        inbound_smtp: setup
+            .smtp
+            .as_ref()
+            .map(|_| klaxon::config::InboundSmtpConfig {
+                listen: "127.0.0.1:0".into(),
+            }),
         ..Config::default()
     };
     // Real SDK clients sign with the real time, so the manual clock starts there.
     let clock = ManualClock::new(SystemClock.now_ms());
     let sent = Arc::new(RecordingChannel::default());
-    let delivery = if setup.log_channel || setup.twilio.is_some() {
+    let delivery = if setup.log_channel || setup.twilio.is_some() || setup.smtp.is_some() {
         None
     } else {
         Some(Registry::all(sent.clone()))

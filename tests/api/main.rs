@@ -7,6 +7,7 @@ mod cli;
 mod codegen;
 mod contacts;
 mod crash;
+mod email;
 mod engagements;
 mod engine_nodes;
 mod helpers;
