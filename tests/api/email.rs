@@ -1,7 +1,7 @@
 //! Email pages through a real SMTP server (aiosmtpd from PyPI, writing a maildir), and replies
 //! sent by a real SMTP client (lettre) to Klaxon's inbound listener.
 
-use crate::engagements::{channel_stage, set_plan};
+use crate::engagements::{channel_stage, is_read, paged, set_plan};
 use crate::helpers::*;
 use aws_sdk_ssmcontacts::types::{ChannelType, ContactChannelAddress};
 use klaxon::config::{SmtpConfig, SmtpTls};
@@ -131,33 +131,6 @@ async fn send_reply(app: &TestApp, from: &str, to: &str, body: &str) {
         .expect("Klaxon's listener takes the reply");
 }
 
-async fn page_of(app: &TestApp, contact: &str) -> String {
-    let eng = app
-        .contacts()
-        .start_engagement()
-        .contact_id(contact)
-        .sender("ops")
-        .subject("Checkout is down")
-        .content("Error rate 40% on checkout-api")
-        .send()
-        .await
-        .unwrap()
-        .engagement_arn;
-    app.tick().await;
-    crate::engagements::only_page(app, &eng).await
-}
-
-async fn read(app: &TestApp, page: &str) -> bool {
-    app.contacts()
-        .describe_page()
-        .page_id(page)
-        .send()
-        .await
-        .unwrap()
-        .read_time
-        .is_some()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_pages_are_acknowledged_by_replying() {
     let Some(smtp) = smtp_server().await else {
@@ -211,7 +184,7 @@ async fn email_pages_are_acknowledged_by_replying() {
     set_plan(&app, &contact, vec![channel_stage(10, &[(&email, 0)])]).await;
 
     // A reply to the page's Reply-To address acknowledges it.
-    let page = page_of(&app, &contact).await;
+    let page = paged(&app, &contact).await;
     let (subject, body, reply_to) = text_of(received(&smtp.maildir).last().unwrap());
     assert_eq!(subject, "Checkout is down");
     assert!(body.contains("Error rate 40%"));
@@ -220,12 +193,12 @@ async fn email_pages_are_acknowledged_by_replying() {
         reply_to.starts_with("page+") && reply_to.ends_with(REPLY_DOMAIN),
         "{reply_to}"
     );
-    assert!(!read(&app, &page).await);
+    assert!(!is_read(&app, &page).await);
     send_reply(&app, ADDRESS, &reply_to, "on it").await;
-    assert!(read(&app, &page).await);
+    assert!(is_read(&app, &page).await);
 
     // A mail from the paged address carrying the code acknowledges too.
-    let second = page_of(&app, &contact).await;
+    let second = paged(&app, &contact).await;
     let (_, body, _) = text_of(received(&smtp.maildir).last().unwrap());
     send_reply(
         &app,
@@ -235,7 +208,7 @@ async fn email_pages_are_acknowledged_by_replying() {
     )
     .await;
     assert!(
-        !read(&app, &second).await,
+        !is_read(&app, &second).await,
         "no code, no reply token: dropped"
     );
     send_reply(
@@ -245,10 +218,10 @@ async fn email_pages_are_acknowledged_by_replying() {
         &format!("ack {}", six_digits(&body)),
     )
     .await;
-    assert!(read(&app, &second).await);
+    assert!(is_read(&app, &second).await);
 
     // A guessed token does nothing; junk and oversized mail do not stop the listener.
-    let third = page_of(&app, &contact).await;
+    let third = paged(&app, &contact).await;
     send_reply(
         &app,
         ADDRESS,
@@ -256,7 +229,7 @@ async fn email_pages_are_acknowledged_by_replying() {
         "guess",
     )
     .await;
-    assert!(!read(&app, &third).await);
+    assert!(!is_read(&app, &third).await);
     let port = app.running.inbound_smtp.unwrap().port();
     let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -284,5 +257,5 @@ async fn email_pages_are_acknowledged_by_replying() {
     assert!(answer.contains("552"), "{answer}");
     let (_, body, _) = text_of(received(&smtp.maildir).last().unwrap());
     send_reply(&app, ADDRESS, "klaxon@example.com", &six_digits(&body)).await;
-    assert!(read(&app, &third).await, "the listener still works");
+    assert!(is_read(&app, &third).await, "the listener still works");
 }

@@ -123,6 +123,17 @@ pub async fn engage(app: &TestApp, contact: &str) -> String {
         .engagement_arn
 }
 
+/// Engages the contact, runs the engine, and returns the engagement's one page.
+pub async fn paged(app: &TestApp, contact: &str) -> String {
+    let eng = engage(app, contact).await;
+    app.tick().await;
+    only_page(app, &eng).await
+}
+
+pub async fn is_read(app: &TestApp, page: &str) -> bool {
+    describe_page(app, page).await.read_time.is_some()
+}
+
 pub fn pages_sent(app: &TestApp) -> Vec<OutboundMessage> {
     app.sent
         .sent()

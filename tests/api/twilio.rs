@@ -2,7 +2,7 @@
 //! sent, answers as Twilio does and can fail on demand; replies and status callbacks are posted
 //! to Klaxon signed exactly as Twilio signs them.
 
-use crate::engagements::{channel_stage, set_plan};
+use crate::engagements::{channel_stage, is_read, paged, set_plan};
 use crate::helpers::*;
 use aws_sdk_ssmcontacts::types::{
     ActivationStatus, ChannelType, ContactChannelAddress, ReceiptType,
@@ -215,22 +215,6 @@ async fn texted_contact(app: &TestApp, fake: &Fake) -> (String, String) {
     (contact, sms)
 }
 
-async fn page_of(app: &TestApp, contact: &str) -> String {
-    let eng = app
-        .contacts()
-        .start_engagement()
-        .contact_id(contact)
-        .sender("ops")
-        .subject("Checkout is down")
-        .content("c")
-        .send()
-        .await
-        .unwrap()
-        .engagement_arn;
-    app.tick().await;
-    crate::engagements::only_page(app, &eng).await
-}
-
 async fn receipts(app: &TestApp, page: &str) -> Vec<ReceiptType> {
     app.contacts()
         .list_page_receipts()
@@ -245,24 +229,13 @@ async fn receipts(app: &TestApp, page: &str) -> Vec<ReceiptType> {
         .collect()
 }
 
-async fn read(app: &TestApp, page: &str) -> bool {
-    app.contacts()
-        .describe_page()
-        .page_id(page)
-        .send()
-        .await
-        .unwrap()
-        .read_time
-        .is_some()
-}
-
 #[tokio::test]
 async fn an_sms_page_is_acknowledged_by_replying_with_its_code_or_ack() {
     let (app, fake) = app_with_twilio().await;
     let (contact, _) = texted_contact(&app, &fake).await;
-    let page = page_of(&app, &contact).await;
+    let page = paged(&app, &contact).await;
     let sms = fake.messages.lock().unwrap().last().cloned().unwrap();
-    assert!(field(&sms, "Body").contains("Checkout is down"));
+    assert!(field(&sms, "Body").contains("Checkout alert: Check your email"));
     let code = six_digits(&field(&sms, "Body"));
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -274,7 +247,7 @@ async fn an_sms_page_is_acknowledged_by_replying_with_its_code_or_ack() {
             .unwrap()
             .contains("<Message>That code does not match")
     );
-    assert!(!read(&app, &page).await);
+    assert!(!is_read(&app, &page).await);
     let r = reply(&app, &format!("on it, {code}")).await;
     assert!(r.header("content-type").unwrap().starts_with("text/xml"));
     assert!(
@@ -285,16 +258,16 @@ async fn an_sms_page_is_acknowledged_by_replying_with_its_code_or_ack() {
         "{:?}",
         r.body
     );
-    assert!(read(&app, &page).await);
+    assert!(is_read(&app, &page).await);
     assert_eq!(
         receipts(&app, &page).await,
         vec![ReceiptType::Sent, ReceiptType::Read]
     );
 
-    let second = page_of(&app, &contact).await;
+    let second = paged(&app, &contact).await;
     let r = reply(&app, "ACK").await;
     assert!(r.body.as_str().unwrap().contains("Acknowledged"));
-    assert!(read(&app, &second).await);
+    assert!(is_read(&app, &second).await);
     let r = reply(&app, "ack").await;
     assert!(r.body.as_str().unwrap().contains("no open page"));
     let r = reply(&app, "help").await;
@@ -310,7 +283,7 @@ async fn an_sms_page_is_acknowledged_by_replying_with_its_code_or_ack() {
 async fn forged_or_missing_signatures_are_refused_and_change_nothing() {
     let (app, fake) = app_with_twilio().await;
     let (contact, sms) = texted_contact(&app, &fake).await;
-    let page = page_of(&app, &contact).await;
+    let page = paged(&app, &contact).await;
     let code = six_digits(&field(
         &fake.messages.lock().unwrap().last().cloned().unwrap(),
         "Body",
@@ -334,7 +307,7 @@ async fn forged_or_missing_signatures_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(r.status, 403);
-    assert!(!read(&app, &page).await);
+    assert!(!is_read(&app, &page).await);
     let status = app
         .contacts()
         .get_contact_channel()
@@ -349,7 +322,7 @@ async fn forged_or_missing_signatures_are_refused_and_change_nothing() {
 async fn stop_deactivates_the_number_and_start_sends_a_new_activation_code() {
     let (app, fake) = app_with_twilio().await;
     let (contact, sms) = texted_contact(&app, &fake).await;
-    page_of(&app, &contact).await;
+    paged(&app, &contact).await;
     let r = reply(&app, "STOP").await;
     assert!(
         r.body
@@ -366,7 +339,7 @@ async fn stop_deactivates_the_number_and_start_sends_a_new_activation_code() {
         .unwrap();
     assert_eq!(got.activation_status, Some(ActivationStatus::NotActivated));
     let before = fake.messages.lock().unwrap().len();
-    page_of(&app, &contact).await;
+    paged(&app, &contact).await;
     assert_eq!(
         fake.messages.lock().unwrap().len(),
         before,
@@ -390,7 +363,7 @@ async fn stop_deactivates_the_number_and_start_sends_a_new_activation_code() {
 async fn status_callbacks_record_delivered_and_error_and_an_outage_is_retried_once_each() {
     let (app, fake) = app_with_twilio().await;
     let (contact, _) = texted_contact(&app, &fake).await;
-    let page = page_of(&app, &contact).await;
+    let page = paged(&app, &contact).await;
     let sid = format!("SM{:032}", fake.count.load(Ordering::SeqCst) - 1);
     let r = webhook(
         &app,
@@ -441,7 +414,7 @@ async fn status_callbacks_record_delivered_and_error_and_an_outage_is_retried_on
     fake.failing.store(true, Ordering::SeqCst);
     let mut pages = Vec::new();
     for _ in 0..3 {
-        pages.push(page_of(&app, &contact).await);
+        pages.push(paged(&app, &contact).await);
     }
     app.advance(60_000).await;
     fake.failing.store(false, Ordering::SeqCst);
@@ -512,7 +485,7 @@ async fn a_voice_page_is_acknowledged_by_pressing_1() {
         .unwrap();
     set_plan(&app, &contact, vec![channel_stage(10, &[(&voice, 0)])]).await;
 
-    let page = page_of(&app, &contact).await;
+    let page = paged(&app, &contact).await;
     let call = fake.messages.lock().unwrap().last().cloned().unwrap();
     let twiml = field(&call, "Twiml");
     assert!(twiml.contains("<Gather numDigits=\"1\""), "{twiml}");
@@ -530,7 +503,7 @@ async fn a_voice_page_is_acknowledged_by_pressing_1() {
         r.body.as_str().unwrap().contains("<Gather"),
         "another key repeats the page"
     );
-    assert!(!read(&app, &page).await);
+    assert!(!is_read(&app, &page).await);
     let r = webhook(
         &app,
         &path,
@@ -541,7 +514,7 @@ async fn a_voice_page_is_acknowledged_by_pressing_1() {
     assert_eq!(r.status, 403);
     let r = webhook(&app, &path, &[("CallSid", "CA1"), ("Digits", "1")], None).await;
     assert!(r.body.as_str().unwrap().contains("Acknowledged"));
-    assert!(read(&app, &page).await);
+    assert!(is_read(&app, &page).await);
 
     let sid = format!("CA{:032}", fake.count.load(Ordering::SeqCst) - 1);
     let r = webhook(
