@@ -1,0 +1,357 @@
+//! The notification gateway: SMS pages per second through the Twilio adapter to a local fake
+//! of Twilio's Messages API, emails per second to a local SMTP server (aiosmtpd, when
+//! installed), and the latency of an inbound SMS reply until the page is READ (the webhook
+//! answers after the acknowledgement is committed). In-process server, SQLite, engine loop on.
+//! Run with `cargo bench --bench gateway`.
+
+mod common;
+
+use axum::routing::post;
+use common::{Signer, call, client};
+use klaxon::app::{Options, start};
+use klaxon::config::{
+    Config, CredentialConfig, InboundSmtpConfig, Secret, SmtpConfig, SmtpTls, TwilioConfig,
+};
+use klaxon::domain::clock::SystemClock;
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "AKIDBENCHGATEWAY";
+const SECRET: &str = "bench-secret";
+const ACCOUNT: &str = "100000000011";
+const TOKEN: &str = "bench-twilio-token";
+const PUBLIC: &str = "https://klaxon.bench";
+const PAGES: usize = 500;
+
+#[derive(Default)]
+struct Fake {
+    bodies: Mutex<Vec<String>>,
+    count: AtomicUsize,
+}
+
+async fn fake_twilio() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake::default());
+    let f = fake.clone();
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{account}/Messages.json",
+        post(move |body: String| {
+            let f = f.clone();
+            async move {
+                f.bodies.lock().unwrap().push(body);
+                let n = f.count.fetch_add(1, Ordering::SeqCst);
+                (
+                    axum::http::StatusCode::CREATED,
+                    format!(r#"{{"sid": "SM{n:032}"}}"#),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, format!("http://{addr}"))
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+}
+
+async fn ok(
+    http: &common::Http,
+    s: &Signer,
+    op: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (status, out) = call(http, s.contacts(op, body.to_string())).await;
+    assert_eq!(status, 200, "{op}: {out}");
+    out
+}
+
+async fn aiosmtpd() -> Option<(std::process::Child, u16, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().ok()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(dir.path().join("mail"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if started.elapsed() > Duration::from_secs(10) {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Some((child, port, dir))
+}
+
+fn mails(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("mail/new"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let (fake, url) = fake_twilio().await;
+    let smtp = aiosmtpd().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        credentials: vec![CredentialConfig {
+            access_key_id: KEY.into(),
+            secret_access_key: Some(Secret::new(SECRET)),
+            secret_access_key_file: None,
+            account_id: ACCOUNT.into(),
+        }],
+        twilio: Some(TwilioConfig {
+            account_sid: "ACbench".into(),
+            auth_token: Some(Secret::new(TOKEN)),
+            auth_token_file: None,
+            from_number: "+15005550006".into(),
+            api_base_url: url,
+            public_base_url: PUBLIC.into(),
+        }),
+        smtp: smtp.as_ref().map(|(_, port, _)| SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: *port,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            password_file: None,
+            from: "klaxon@example.com".into(),
+            reply_domain: "reply.bench".into(),
+        }),
+        inbound_smtp: Some(InboundSmtpConfig {
+            listen: "127.0.0.1:0".into(),
+        }),
+        ..Config::default()
+    };
+    let running = start(
+        &config,
+        Options {
+            clock: Arc::new(SystemClock),
+            delivery: None,
+            engine_loop: true,
+        },
+    )
+    .await
+    .unwrap();
+    let http = client();
+    let s = Signer {
+        addr: running.addr.to_string(),
+        key: KEY.into(),
+        secret: SECRET.into(),
+    };
+
+    // SMS: one contact per page so that every reply names exactly one open page.
+    let phone = |i: usize| format!("+1206555{i:04}");
+    let mut contacts = Vec::new();
+    for i in 0..PAGES {
+        let c = ok(
+            &http,
+            &s,
+            "CreateContact",
+            json!({"Alias": format!("sms{i}"), "Type": "PERSONAL", "Plan": {"Stages": []}}),
+        )
+        .await["ContactArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ch = ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "p", "Type": "SMS", "DeliveryAddress": {"SimpleAddress": phone(i)}, "DeferActivation": true})).await["ContactChannelArn"].as_str().unwrap().to_string();
+        contacts.push((c, ch));
+    }
+    // Activation codes through the fake, then the plans.
+    for (_, ch) in &contacts {
+        ok(
+            &http,
+            &s,
+            "SendActivationCode",
+            json!({"ContactChannelId": ch}),
+        )
+        .await;
+    }
+    while fake.count.load(Ordering::SeqCst) < PAGES {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let bodies = fake.bodies.lock().unwrap().clone();
+    for (i, (c, ch)) in contacts.iter().enumerate() {
+        let to = format!(
+            "To={}",
+            percent_encoding::utf8_percent_encode(&phone(i), percent_encoding::NON_ALPHANUMERIC)
+        );
+        let body = bodies.iter().find(|b| b.contains(&to)).unwrap();
+        let text = body
+            .split('&')
+            .find_map(|p| p.strip_prefix("Body="))
+            .map(decode)
+            .unwrap();
+        ok(
+            &http,
+            &s,
+            "ActivateContactChannel",
+            json!({"ContactChannelId": ch, "ActivationCode": code_in(&text)}),
+        )
+        .await;
+        let target =
+            json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
+        ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
+    }
+    let before = fake.count.load(Ordering::SeqCst);
+    let t = Instant::now();
+    let mut pages = Vec::new();
+    for (c, _) in &contacts {
+        let eng = ok(
+            &http,
+            &s,
+            "StartEngagement",
+            json!({"ContactId": c, "Sender": "bench", "Subject": "s", "Content": "c"}),
+        )
+        .await["EngagementArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        pages.push(eng);
+    }
+    while fake.count.load(Ordering::SeqCst) < before + PAGES {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "SMS pages through the Twilio adapter to a local fake: {PAGES} in {secs:.2} s = {:.0}/s (StartEngagement calls included)",
+        PAGES as f64 / secs
+    );
+
+    // Inbound SMS replies → READ: the webhook answers once the acknowledgement is committed.
+    let bodies = fake.bodies.lock().unwrap().clone();
+    let mut latencies = Vec::new();
+    for i in 0..PAGES {
+        let to = format!(
+            "To={}",
+            percent_encoding::utf8_percent_encode(&phone(i), percent_encoding::NON_ALPHANUMERIC)
+        );
+        let page_text = bodies.iter().rev().find(|b| b.contains(&to)).unwrap();
+        let text = page_text
+            .split('&')
+            .find_map(|p| p.strip_prefix("Body="))
+            .map(decode)
+            .unwrap();
+        let params = vec![
+            ("From".to_string(), phone(i)),
+            ("Body".to_string(), code_in(&text)),
+        ];
+        let sig = klaxon_twilio::signature(TOKEN, &format!("{PUBLIC}/hooks/twilio/sms"), &params);
+        let form: String = params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = hyper::Request::post(format!("http://{}/hooks/twilio/sms", running.addr))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", sig)
+            .body(http_body_util::Full::new(bytes::Bytes::from(form)))
+            .unwrap();
+        let t = Instant::now();
+        let (status, _) = call(&http, req).await;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(status, 200);
+    }
+    println!(
+        "inbound SMS reply → READ receipt committed ({PAGES} replies): p50 {:.2} ms p99 {:.2} ms",
+        pct(latencies.clone(), 0.5),
+        pct(latencies, 0.99)
+    );
+
+    match smtp {
+        Some((mut child, _, mdir)) => {
+            let c = ok(
+                &http,
+                &s,
+                "CreateContact",
+                json!({"Alias": "mail", "Type": "PERSONAL", "Plan": {"Stages": []}}),
+            )
+            .await["ContactArn"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let ch = ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "bench@example.com"}})).await["ContactChannelArn"].as_str().unwrap().to_string();
+            while mails(mdir.path()) < 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let activation = std::fs::read_dir(mdir.path().join("mail/new"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            let code = code_in(
+                &String::from_utf8_lossy(&std::fs::read(activation).unwrap()).replace("=\r\n", ""),
+            );
+            ok(
+                &http,
+                &s,
+                "ActivateContactChannel",
+                json!({"ContactChannelId": ch, "ActivationCode": code}),
+            )
+            .await;
+            let target =
+                json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
+            ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
+            let emails = 300;
+            let t = Instant::now();
+            for i in 0..emails {
+                ok(&http, &s, "StartEngagement", json!({"ContactId": c, "Sender": "bench", "Subject": format!("s{i}"), "Content": "c"})).await;
+            }
+            while mails(mdir.path()) < emails + 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "emails to a local SMTP server (aiosmtpd): {emails} in {secs:.2} s = {:.0}/s (one SMTP connection per email)",
+                emails as f64 / secs
+            );
+            let _ = child.kill();
+        }
+        None => println!("emails: aiosmtpd not installed (pip install aiosmtpd); skipped"),
+    }
+    running.stop().await;
+}
