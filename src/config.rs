@@ -183,6 +183,10 @@ pub struct EngineConfig {
     /// A send that has not finished after this long counts as a failed send (and is retried
     /// when the plan says so).
     pub send_timeout_ms: i64,
+    /// Extra tries of one send when the provider fails temporarily (5xx, 429, network,
+    /// timeout), after `provider_backoff_ms`, doubling; then the send counts as failed.
+    pub provider_retries: u32,
+    pub provider_backoff_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -193,6 +197,8 @@ impl Default for EngineConfig {
             max_send_attempts: 5,
             batch: 256,
             send_timeout_ms: 30_000,
+            provider_retries: 2,
+            provider_backoff_ms: 200,
         }
     }
 }
@@ -419,11 +425,15 @@ impl Config {
             ));
         }
         let e = &self.engine;
-        if e.lease_ms < 100 || e.poll_ms < 10 || e.max_send_attempts < 1 || e.batch < 1 {
-            return bad(
-                "engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts >= 1 and batch >= 1"
-                    .into(),
-            );
+        if e.lease_ms < 100
+            || e.poll_ms < 10
+            || e.max_send_attempts < 1
+            || e.batch < 1
+            || e.send_timeout_ms < 1
+            || e.provider_retries > 10
+            || e.provider_backoff_ms < 0
+        {
+            return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0".into());
         }
         Ok(())
     }

@@ -194,20 +194,9 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         idempotency_key: idempotency_key(&t.subject),
         reply_token: a.reply_token.clone(),
     };
-    // A provider that never answers must not hold this node's lease (and the batch) forever.
-    let limit = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
-    let outcome = tokio::time::timeout(
-        limit,
-        engine.delivery.send(&msg, engine.clock.now_ms().max(now)),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        Err(crate::delivery::DeliveryError::Temporary(format!(
-            "no answer within {} ms",
-            limit.as_millis()
-        )))
-    })
-    .map_err(|e| e.to_string());
+    let outcome = send_with_retries(engine, &msg, now)
+        .await
+        .map_err(|e| e.to_string());
     let done = engine.clock.now_ms().max(now);
     engine
         .metrics
@@ -221,6 +210,42 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     }
     let tx = engine.store.begin().await?;
     conclude(engine, tx, t, rec, a, outcome, done).await
+}
+
+/// One send, tried again after a short backoff when the provider fails temporarily (5xx, 429,
+/// network, no answer): a blip at the provider should not cost a whole retry interval. Every
+/// try carries the same idempotency key.
+async fn send_with_retries(
+    engine: &Engine,
+    msg: &OutboundMessage,
+    now: i64,
+) -> std::result::Result<String, crate::delivery::DeliveryError> {
+    use crate::delivery::DeliveryError;
+    // A provider that never answers must not hold this node's lease (and a slot) forever.
+    let limit = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
+    let mut tries = 0;
+    loop {
+        let sent = tokio::time::timeout(
+            limit,
+            engine.delivery.send(msg, engine.clock.now_ms().max(now)),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(DeliveryError::Temporary(format!(
+                "no answer within {} ms",
+                limit.as_millis()
+            )))
+        });
+        match sent {
+            Err(DeliveryError::Temporary(why)) if tries < engine.config.provider_retries => {
+                tries += 1;
+                let wait = engine.config.provider_backoff_ms.max(0) << (tries - 1);
+                tracing::info!(error = %why, retry_in_ms = wait, "provider failed for now; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A short, stable, opaque key for an attempt id (ids hold ARNs; providers limit key length).

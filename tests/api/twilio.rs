@@ -24,6 +24,8 @@ const PHONE: &str = "+12065550142";
 struct Fake {
     messages: Mutex<Vec<Vec<(String, String)>>>,
     failing: AtomicBool,
+    /// Answer this many requests with a 503 first.
+    fail_next: AtomicUsize,
     count: AtomicUsize,
     bad_auth: AtomicUsize,
 }
@@ -65,7 +67,11 @@ async fn messages(
             r#"{"code": 20003, "message": "Authenticate"}"#.into(),
         );
     }
-    if fake.failing.load(Ordering::SeqCst) {
+    let blip = fake
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if blip || fake.failing.load(Ordering::SeqCst) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             r#"{"code": 20503, "message": "Service Unavailable"}"#.into(),
@@ -528,5 +534,25 @@ async fn a_voice_page_is_acknowledged_by_pressing_1() {
     assert_eq!(
         receipts(&app, &page).await,
         vec![ReceiptType::Sent, ReceiptType::Read, ReceiptType::Delivered]
+    );
+}
+
+#[tokio::test]
+async fn a_provider_blip_is_retried_within_the_send() {
+    let (app, fake) = app_with_twilio().await;
+    let (contact, _) = texted_contact(&app, &fake).await;
+    let before = fake.messages.lock().unwrap().len();
+    fake.fail_next.store(2, Ordering::SeqCst);
+    let page = paged(&app, &contact).await;
+    assert_eq!(fake.messages.lock().unwrap().len(), before + 1);
+    assert_eq!(
+        fake.fail_next.load(Ordering::SeqCst),
+        0,
+        "both 503s were met"
+    );
+    assert_eq!(
+        receipts(&app, &page).await,
+        vec![ReceiptType::Sent],
+        "no ERROR for a blip"
     );
 }
