@@ -78,6 +78,11 @@ fn config(dir: &std::path::Path, database_url: Option<String>) -> Config {
         data_dir: dir.to_path_buf(),
         database_url,
         time_scale: TIME_SCALE,
+        // Thousands of pages go to one channel here.
+        engine: klaxon::config::EngineConfig {
+            max_sends_per_channel_per_minute: 0,
+            ..Default::default()
+        },
         credentials: vec![CredentialConfig {
             access_key_id: KEY.into(),
             secret_access_key: Some(Secret::new(SECRET)),
@@ -515,7 +520,10 @@ async fn takeover_run() {
                     time_scale: TIME_SCALE,
                 },
                 Arc::new(Metrics::default()),
-                EngineConfig::default(),
+                EngineConfig {
+                    max_sends_per_channel_per_minute: 0,
+                    ..EngineConfig::default()
+                },
                 Arc::new(Notify::new()),
             )
         }

@@ -156,6 +156,11 @@ async fn main() {
             from: "klaxon@example.com".into(),
             reply_domain: "reply.bench".into(),
         }),
+        // Hundreds of emails go to one channel here.
+        engine: klaxon::config::EngineConfig {
+            max_sends_per_channel_per_minute: 0,
+            ..Default::default()
+        },
         inbound_smtp: Some(InboundSmtpConfig {
             listen: "127.0.0.1:0".into(),
         }),

@@ -187,6 +187,9 @@ pub struct EngineConfig {
     /// timeout), after `provider_backoff_ms`, doubling; then the send counts as failed.
     pub provider_retries: u32,
     pub provider_backoff_ms: i64,
+    /// Sends to one contact channel per minute on one node (0 = no limit); sends beyond it
+    /// wait for the minute to pass rather than fail.
+    pub max_sends_per_channel_per_minute: u32,
 }
 
 impl Default for EngineConfig {
@@ -199,6 +202,7 @@ impl Default for EngineConfig {
             send_timeout_ms: 30_000,
             provider_retries: 2,
             provider_backoff_ms: 200,
+            max_sends_per_channel_per_minute: 20,
         }
     }
 }

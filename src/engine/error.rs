@@ -21,6 +21,9 @@ pub enum EngineError {
     /// Another node took the timer over: this node's transaction must not commit.
     #[error("the timer's lease was lost to another node")]
     LeaseLost,
+    /// The channel has had its sends for this minute; try again at `until_ms`.
+    #[error("the contact channel's send rate limit is reached")]
+    RateLimited { until_ms: i64 },
     /// The step panicked; its timer is given back to be tried again later.
     #[error("the engine step panicked")]
     Panicked,

@@ -46,6 +46,8 @@ pub struct Engine {
     /// This node's name in timer leases.
     pub node: String,
     wake: Arc<Notify>,
+    /// Recent send times per contact channel, for the per-channel rate limit (per node).
+    recent_sends: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
 }
 
 type Joined = std::result::Result<(tokio::task::Id, Result<()>), tokio::task::JoinError>;
@@ -93,6 +95,7 @@ impl Engine {
             config,
             node: format!("node-{}", uuid::Uuid::new_v4()),
             wake,
+            recent_sends: Default::default(),
         })
     }
 
@@ -149,9 +152,40 @@ impl Engine {
         }
     }
 
+    /// Takes a send slot for the channel at `now`, or says when one frees up.
+    pub fn take_send_slot(&self, channel: &str, now: i64) -> std::result::Result<(), i64> {
+        let max = self.config.max_sends_per_channel_per_minute as usize;
+        if max == 0 {
+            return Ok(());
+        }
+        let Ok(mut recent) = self.recent_sends.lock() else {
+            return Ok(());
+        };
+        // Forget channels that have been quiet for a minute, so the map stays small.
+        recent.retain(|_, times| times.last().is_some_and(|t| *t > now - 60_000));
+        let times = recent.entry(channel.to_string()).or_default();
+        times.retain(|t| *t > now - 60_000);
+        if times.len() >= max {
+            return Err(times[0] + 60_000);
+        }
+        times.push(now);
+        Ok(())
+    }
+
     async fn failed(&self, t: &Timer, e: &EngineError, now: i64) {
         if matches!(e, EngineError::LeaseLost) {
             tracing::warn!(timer = %t.id, "another node took this timer over");
+            return;
+        }
+        if let EngineError::RateLimited { until_ms } = e {
+            tracing::info!(timer = %t.id, until_ms, "send held back by the channel's rate limit");
+            if let Err(e) = self
+                .store
+                .postpone_timer(&t.id, &self.node, *until_ms)
+                .await
+            {
+                tracing::error!(timer = %t.id, error = %e, "cannot postpone the held-back send");
+            }
             return;
         }
         let backoff = (1000i64 << t.claims.clamp(0, 6)).min(60_000);

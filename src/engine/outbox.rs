@@ -165,6 +165,9 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         let error = format!("abandoned after {} interrupted sends", t.claims - 1);
         return conclude(engine, tx, t, rec, a, Err(error), now).await;
     }
+    if let Err(until_ms) = engine.take_send_slot(&a.channel_arn, now) {
+        return Err(EngineError::RateLimited { until_ms });
+    }
     if a.state == AttemptState::Sending {
         tracing::warn!(attempt = %t.subject, "resending an attempt whose earlier send was interrupted");
     }

@@ -15,8 +15,14 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore> {
+        PostgresStore::open_sized(url, 16).await
+    }
+
+    /// With at most `max_connections` connections (several engines in one test process share
+    /// the server's connection limit).
+    pub async fn open_sized(url: &str, max_connections: u32) -> Result<PostgresStore> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;

@@ -1060,3 +1060,41 @@ async fn engage_arn_of(app: &TestApp, contact: &str) -> String {
         .pages;
     pages[0].engagement_arn.clone()
 }
+
+#[tokio::test]
+async fn sends_beyond_a_channels_rate_limit_wait_for_the_minute() {
+    let app = spawn_with(Setup {
+        engine: Some(klaxon::config::EngineConfig {
+            max_sends_per_channel_per_minute: 2,
+            ..Default::default()
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let contact = crate::channels::personal(&app, "limited").await;
+    let sms = active_channel(&app, &contact, ChannelType::Sms, "+12065550100").await;
+    set_plan(&app, &contact, vec![channel_stage(30, &[(&sms, 0)])]).await;
+    app.clock.advance_ms(MIN + 1); // the activation code's slot has passed
+    let mut pages = Vec::new();
+    for _ in 0..3 {
+        pages.push(engage(&app, &contact).await);
+    }
+    app.tick().await;
+    assert_eq!(pages_sent(&app).len(), 2, "two in the first minute");
+    app.advance(MIN - 1).await;
+    assert_eq!(pages_sent(&app).len(), 2);
+    app.advance(1).await;
+    assert_eq!(
+        pages_sent(&app).len(),
+        3,
+        "the third once the minute has passed"
+    );
+    for eng in &pages {
+        let page = only_page(&app, eng).await;
+        assert_eq!(
+            receipt_types(&app, &page).await,
+            vec![ReceiptType::Sent],
+            "held back, not failed"
+        );
+    }
+}

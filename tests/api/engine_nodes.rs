@@ -40,7 +40,8 @@ async fn postgres_app() -> Option<(TestApp, String, String, String)> {
 }
 
 async fn node(app: &TestApp, url: &str, channel: Arc<dyn Channel>) -> Arc<Engine> {
-    let store = Arc::new(PostgresStore::open(url).await.unwrap());
+    // Small pools: this file's tests run side by side under the server's connection limit.
+    let store = Arc::new(PostgresStore::open_sized(url, 4).await.unwrap());
     Engine::new(
         store,
         app.clock.clone() as Arc<dyn Clock>,
@@ -49,6 +50,8 @@ async fn node(app: &TestApp, url: &str, channel: Arc<dyn Channel>) -> Arc<Engine
         Arc::new(Metrics::default()),
         EngineConfig {
             batch: 16,
+            // Hundreds of pages go to each of five channels here.
+            max_sends_per_channel_per_minute: 0,
             ..EngineConfig::default()
         },
         Arc::new(Notify::new()),
@@ -230,7 +233,7 @@ async fn work_started_on_one_node_wakes_another_through_the_database() {
     // only the notification can make it pick the page up within the timeout below.
     let seen = Arc::new(Signalling::default());
     let other = Engine::new(
-        Arc::new(PostgresStore::open(&fresh).await.unwrap()),
+        Arc::new(PostgresStore::open_sized(&fresh, 4).await.unwrap()),
         Arc::new(klaxon::domain::clock::SystemClock),
         Registry::all(seen.clone()),
         Durations { time_scale: 1.0 },

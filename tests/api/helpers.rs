@@ -47,6 +47,7 @@ pub struct Setup {
     pub twilio: Option<klaxon::config::TwilioConfig>,
     /// Deliver email through this SMTP server, and listen for replies on 127.0.0.1:0.
     pub smtp: Option<klaxon::config::SmtpConfig>,
+    pub engine: Option<klaxon::config::EngineConfig>,
 }
 
 impl Default for Setup {
@@ -58,6 +59,7 @@ impl Default for Setup {
             engine_loop: false,
             twilio: None,
             smtp: None,
+            engine: None,
         }
     }
 }
@@ -86,6 +88,7 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         activation: ActivationConfig::default(),
         twilio: setup.twilio.clone(),
         smtp: setup.smtp.clone(),
+        engine: setup.engine.clone().unwrap_or_default(),
         inbound_smtp: setup
             .smtp
             .as_ref()
