@@ -226,6 +226,8 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
     let (keys, credentials_file) = credentials::load(config)?;
     let store = storage::open(&config.database_url()).await?;
     let outbox = config.data_dir.join("outbox.jsonl");
+    crate::engine::message::configure(config.templates_dir.as_deref())
+        .map_err(AppError::Provider)?;
     // Several dependencies can enable different rustls providers; choose one before any TLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let delivery = match opts.delivery {

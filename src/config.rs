@@ -223,6 +223,8 @@ pub struct Config {
     pub twilio: Option<TwilioConfig>,
     pub smtp: Option<SmtpConfig>,
     pub inbound_smtp: Option<InboundSmtpConfig>,
+    /// Files here replace the shipped templates of the same name (e.g. `page/sms.txt`).
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -241,6 +243,7 @@ impl Default for Config {
             twilio: None,
             smtp: None,
             inbound_smtp: None,
+            templates_dir: None,
         }
     }
 }
@@ -428,6 +431,9 @@ impl Config {
                 i.listen
             ));
         }
+        // Renders every template once, so a broken override stops the start (and check-config).
+        crate::engine::message::load(self.templates_dir.as_deref())
+            .map_err(ConfigError::Invalid)?;
         let e = &self.engine;
         if e.lease_ms < 100
             || e.poll_ms < 10

@@ -1,9 +1,117 @@
-//! The words of a page. SMS carries the public (insecure) subject and content when the
+//! The words of a page and of an activation code, rendered from the templates in
+//! `templates/` (minijinja; overridable from `templates_dir`). The words of a page. SMS carries the public (insecure) subject and content when the
 //! engagement has them; voice and email carry the secure ones. Every message names the accept
 //! code and how to use it, because acknowledging is the one thing the reader must be able to do.
 
 use super::records::Message;
 use crate::delivery::ChannelKind;
+use minijinja::{Environment, Value, context};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Every template, as shipped in `templates/` (embedded at compile time).
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("page/sms.txt", include_str!("../../templates/page/sms.txt")),
+    (
+        "page/voice.txt",
+        include_str!("../../templates/page/voice.txt"),
+    ),
+    (
+        "page/email_subject.txt",
+        include_str!("../../templates/page/email_subject.txt"),
+    ),
+    (
+        "page/email.txt",
+        include_str!("../../templates/page/email.txt"),
+    ),
+    (
+        "activation/sms.txt",
+        include_str!("../../templates/activation/sms.txt"),
+    ),
+    (
+        "activation/voice.txt",
+        include_str!("../../templates/activation/voice.txt"),
+    ),
+    (
+        "activation/email_subject.txt",
+        include_str!("../../templates/activation/email_subject.txt"),
+    ),
+    (
+        "activation/email.txt",
+        include_str!("../../templates/activation/email.txt"),
+    ),
+];
+
+static CONFIGURED: OnceLock<Environment<'static>> = OnceLock::new();
+static BUILT_IN: OnceLock<Environment<'static>> = OnceLock::new();
+
+/// The shipped templates, with any file of the same name in `dir` used instead. Every template
+/// is rendered once with sample values, so a broken override is reported at start (and by
+/// `klaxon check-config`), not when someone is being paged.
+pub fn load(dir: Option<&Path>) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    for (name, shipped) in TEMPLATES {
+        let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+            Some(p) => std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+            None => shipped.to_string(),
+        };
+        env.add_template_owned(name.to_string(), source)
+            .map_err(|e| format!("template {name}: {e}"))?;
+    }
+    for (name, _) in TEMPLATES {
+        let tmpl = env
+            .get_template(name)
+            .map_err(|e| format!("template {name}: {e}"))?;
+        tmpl.render(sample())
+            .map_err(|e| format!("template {name}: {e}"))?;
+    }
+    Ok(env)
+}
+
+fn sample() -> Value {
+    context! {
+        sender => "cli", subject => "Checkout is down", content => "Error rate 40%",
+        public_subject => "Checkout alert", public_content => "See email",
+        code => "123456", spoken_code => "1 2 3 4 5 6", page_arn => "arn:aws:ssm-contacts:us-east-1:111122223333:page/a/b",
+        channel_name => "phone", alias => "akuam", minutes => 15,
+    }
+}
+
+/// Uses the templates of `dir` (where present) from now on in this process.
+pub fn configure(dir: Option<&Path>) -> Result<(), String> {
+    let env = load(dir)?;
+    let _ = CONFIGURED.set(env);
+    Ok(())
+}
+
+fn built_in() -> &'static Environment<'static> {
+    BUILT_IN.get_or_init(|| load(None).expect("the shipped templates render"))
+}
+
+/// Renders with the configured templates, falling back to the shipped ones: a message always
+/// goes out.
+fn render(name: &str, ctx: Value) -> String {
+    let env = CONFIGURED.get().unwrap_or_else(built_in);
+    let out = env.get_template(name).and_then(|t| t.render(ctx.clone()));
+    match out {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "template failed; using the shipped one");
+            built_in()
+                .get_template(name)
+                .and_then(|t| t.render(ctx))
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn kind_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Sms => "sms",
+        ChannelKind::Voice => "voice",
+        ChannelKind::Email => "email",
+    }
+}
 
 pub fn page_subject(kind: ChannelKind, m: &Message) -> String {
     match kind {
@@ -11,36 +119,32 @@ pub fn page_subject(kind: ChannelKind, m: &Message) -> String {
             .public_subject
             .clone()
             .unwrap_or_else(|| m.subject.clone()),
-        _ => m.subject.clone(),
+        ChannelKind::Voice => m.subject.clone(),
+        ChannelKind::Email => render("page/email_subject.txt", page_context(m, "", "")),
+    }
+}
+
+fn page_context(m: &Message, code: &str, page_arn: &str) -> Value {
+    context! {
+        sender => m.sender, subject => m.subject, content => m.content,
+        public_subject => m.public_subject, public_content => m.public_content,
+        incident_id => m.incident_id, code => code, spoken_code => spaced_digits(code),
+        page_arn => page_arn,
     }
 }
 
 pub fn page_text(kind: ChannelKind, m: &Message, code: &str, page_arn: &str) -> String {
-    match kind {
-        ChannelKind::Sms => {
-            let subject = m.public_subject.as_deref().unwrap_or(&m.subject);
-            let content = m.public_content.as_deref().unwrap_or(&m.content);
-            format!(
-                "{subject}: {content}\nReply {code} to acknowledge. (from {})",
-                m.sender
-            )
-        }
-        ChannelKind::Voice => format!(
-            "This is Klaxon with a page from {}. {}. {}. Your acknowledgement code is {}.",
-            m.sender,
-            m.subject,
-            m.content,
-            spaced_digits(code)
-        ),
-        ChannelKind::Email => format!(
-            "{}\n\n{}\n\nSent by {}.\nAcknowledge with code {code}, for example:\n  aws ssm-contacts accept-page --page-id {page_arn} --accept-type READ --accept-code {code}\n",
-            m.subject, m.content, m.sender
-        ),
-    }
+    render(
+        &format!("page/{}.txt", kind_name(kind)),
+        page_context(m, code, page_arn),
+    )
 }
 
 pub fn activation_subject(alias: &str) -> String {
-    format!("Klaxon activation code for {alias}")
+    render(
+        "activation/email_subject.txt",
+        context! { alias => alias, channel_name => "", code => "", spoken_code => "", minutes => 0 },
+    )
 }
 
 pub fn activation_text(
@@ -50,12 +154,12 @@ pub fn activation_text(
     code: &str,
     minutes: i64,
 ) -> String {
-    let shown = match kind {
-        ChannelKind::Voice => spaced_digits(code),
-        _ => code.to_string(),
-    };
-    format!(
-        "Your Klaxon activation code for contact channel \"{channel_name}\" of {alias} is {shown}. It expires in {minutes} minutes."
+    render(
+        &format!("activation/{}.txt", kind_name(kind)),
+        context! {
+            channel_name => channel_name, alias => alias, code => code,
+            spoken_code => spaced_digits(code), minutes => minutes,
+        },
     )
 }
 
@@ -77,6 +181,39 @@ mod tests {
             public_content: public.then(|| "public content".into()),
             incident_id: None,
         }
+    }
+
+    #[test]
+    fn overrides_replace_shipped_templates_and_broken_ones_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("page")).unwrap();
+        std::fs::write(
+            dir.path().join("page/sms.txt"),
+            "PAGE {{ code }} <{{ subject }}>",
+        )
+        .unwrap();
+        let env = load(Some(dir.path())).unwrap();
+        let text = env
+            .get_template("page/sms.txt")
+            .unwrap()
+            .render(context! { code => "123456", subject => "a&b" })
+            .unwrap();
+        assert_eq!(
+            text, "PAGE 123456 <a&b>",
+            "text templates are not HTML-escaped"
+        );
+        let shipped = env
+            .get_template("page/email.txt")
+            .unwrap()
+            .render(sample())
+            .unwrap();
+        assert!(
+            shipped.contains("accept-page"),
+            "other templates stay the shipped ones"
+        );
+        std::fs::write(dir.path().join("page/sms.txt"), "{{ code ").unwrap();
+        let err = load(Some(dir.path())).unwrap_err();
+        assert!(err.contains("page/sms.txt"), "{err}");
     }
 
     #[test]
