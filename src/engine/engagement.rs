@@ -8,7 +8,7 @@ use super::records::*;
 use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
 use crate::domain::clock::Durations;
 use crate::handlers::contacts::records::{CONTACT, ContactBody, calculator_for};
-use crate::storage::{ListQuery, Record, Timer, Tx};
+use crate::storage::{ListQuery, Record, Timer, Tx, list_all};
 
 pub struct Start {
     pub region: String,
@@ -301,35 +301,25 @@ pub async fn stop(
     eng.stop_reason = reason.map(str::to_string);
     save(tx, &mut rec, &eng, now).await?;
     tx.delete(OPEN_ENGAGEMENT, account, arn).await?;
-    let mut q = ListQuery {
+    let q = ListQuery {
         kind: PAGE.into(),
         account: account.into(),
         parent: Some(arn.to_string()),
-        limit: 200,
         ..Default::default()
     };
-    loop {
-        let batch = tx.list(&q).await?;
-        for mut prec in batch.iter().cloned() {
-            let mut p: PageBody = serde_json::from_str(&prec.body)?;
-            if p.state != PageState::Open {
-                continue;
-            }
-            p.state = PageState::Stopped;
-            p.receipts.push(ReceiptBody {
-                channel_arn: None,
-                receipt_type: "STOP".into(),
-                info: reason.map(str::to_string),
-                time_ms: now,
-            });
-            page::save(tx, &mut prec, &p, now).await?;
+    for mut prec in list_all(tx, q).await? {
+        let mut p: PageBody = serde_json::from_str(&prec.body)?;
+        if p.state != PageState::Open {
+            continue;
         }
-        match batch.last() {
-            Some(r) if batch.len() as i64 == q.limit => {
-                q.after = Some((r.sort.clone(), r.id.clone()))
-            }
-            _ => break,
-        }
+        p.state = PageState::Stopped;
+        p.receipts.push(ReceiptBody {
+            channel_arn: None,
+            receipt_type: "STOP".into(),
+            info: reason.map(str::to_string),
+            time_ms: now,
+        });
+        page::save(tx, &mut prec, &p, now).await?;
     }
     Ok(true)
 }
@@ -346,11 +336,10 @@ pub async fn stop_for_incident(
         kind: ENGAGEMENT.into(),
         account: account.into(),
         parent: Some(incident_arn.to_string()),
-        limit: 1000,
         ..Default::default()
     };
     let mut stopped = 0;
-    for rec in tx.list(&q).await? {
+    for rec in list_all(tx, q).await? {
         if stop(tx, account, &rec.id, Some(reason), now).await? {
             stopped += 1;
         }

@@ -202,6 +202,26 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// Every record a query matches, read in batches of `q.limit` (for sets bounded by quotas or by
+/// one engagement, never for a user-facing list: those page).
+pub async fn list_all(r: &mut dyn Reader, mut q: ListQuery) -> Result<Vec<Record>> {
+    if q.limit <= 0 {
+        q.limit = 500;
+    }
+    let mut out = Vec::new();
+    loop {
+        let batch = r.list(&q).await?;
+        let full = batch.len() as i64 == q.limit;
+        if let Some(last) = batch.last() {
+            q.after = Some((last.sort.clone(), last.id.clone()));
+        }
+        out.extend(batch);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
 /// Inserts the record, or replaces it when one with the same id exists.
 pub async fn upsert(tx: &mut dyn Tx, r: &Record) -> Result<()> {
     match tx.insert(r).await {

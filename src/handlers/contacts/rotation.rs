@@ -9,7 +9,7 @@ use crate::domain::rotation::{self, Shift, time_zone};
 use crate::handlers::paging::{decode_token, encode_token, page};
 use crate::shapes::contacts::*;
 use crate::shapes::{Context, FieldError, Timestamp};
-use crate::storage::{ListQuery, Reader, Record, StoreError};
+use crate::storage::{ListQuery, Reader, Record, StoreError, list_all};
 
 /// The longest window ListRotationShifts computes.
 const MAX_WINDOW_MS: i64 = 5 * 366 * 24 * 3_600_000;
@@ -225,25 +225,13 @@ pub async fn delete(
 }
 
 /// Every record of a kind in the account (contacts, rotations: bounded by AWS's quotas).
-pub async fn all(r: &mut dyn Reader, ctx: &Context, kind: &str) -> Result<Vec<Record>, StoreError> {
-    let mut q = ListQuery {
+async fn all(r: &mut dyn Reader, ctx: &Context, kind: &str) -> Result<Vec<Record>, StoreError> {
+    let q = ListQuery {
         kind: kind.into(),
         account: ctx.account_id.clone(),
-        limit: 500,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    loop {
-        let batch = r.list(&q).await?;
-        let full = batch.len() as i64 == q.limit;
-        if let Some(last) = batch.last() {
-            q.after = Some((last.sort.clone(), last.id.clone()));
-        }
-        out.extend(batch);
-        if !full {
-            return Ok(out);
-        }
-    }
+    list_all(r, q).await
 }
 
 /// The rotations that list a contact as a member.
