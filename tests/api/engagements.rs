@@ -1098,3 +1098,44 @@ async fn sends_beyond_a_channels_rate_limit_wait_for_the_minute() {
         );
     }
 }
+
+#[tokio::test]
+async fn page_receipts_page_with_next_token() {
+    let app = spawn().await;
+    let (contact, _, _) = person(&app, "receipts", 1).await;
+    let page = paged(&app, &contact).await;
+    app.advance(MIN).await;
+    app.contacts()
+        .stop_engagement()
+        .engagement_id(&pages_sent(&app)[0].engagement_arn.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let c = app.contacts();
+    let first = c
+        .list_page_receipts()
+        .page_id(&page)
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.receipts.as_ref().unwrap().len(), 2);
+    let token = first.next_token.expect("a third receipt follows");
+    let rest = c
+        .list_page_receipts()
+        .page_id(&page)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.receipts.unwrap()[0].receipt_type, ReceiptType::Stop);
+    assert!(rest.next_token.is_none());
+    let e = c
+        .list_page_receipts()
+        .page_id(&page)
+        .next_token("bm90LWEtdG9rZW4")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+}
