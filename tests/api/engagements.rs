@@ -1107,7 +1107,7 @@ async fn page_receipts_page_with_next_token() {
     app.advance(MIN).await;
     app.contacts()
         .stop_engagement()
-        .engagement_id(&pages_sent(&app)[0].engagement_arn.clone().unwrap())
+        .engagement_id(pages_sent(&app)[0].engagement_arn.clone().unwrap())
         .send()
         .await
         .unwrap();
