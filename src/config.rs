@@ -190,6 +190,9 @@ pub struct EngineConfig {
     /// Sends to one contact channel per minute on one node (0 = no limit); sends beyond it
     /// wait for the minute to pass rather than fail.
     pub max_sends_per_channel_per_minute: u32,
+    /// How long a reply (SMS, email) can still find the page it answers: the inbound indexes
+    /// are swept of entries older than this.
+    pub inbound_index_days: i64,
 }
 
 impl Default for EngineConfig {
@@ -203,6 +206,7 @@ impl Default for EngineConfig {
             provider_retries: 2,
             provider_backoff_ms: 200,
             max_sends_per_channel_per_minute: 20,
+            inbound_index_days: 7,
         }
     }
 }

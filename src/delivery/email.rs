@@ -4,8 +4,8 @@
 use super::{Channel, DeliveryError, OutboundMessage};
 use crate::config::{SmtpConfig, SmtpTls};
 use async_trait::async_trait;
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -71,10 +71,14 @@ impl Channel for SmtpEmail {
                 .map_err(|e| DeliveryError::Permanent(format!("bad reply domain: {e}")))?;
             b = b.reply_to(reply);
         }
-        let email = b
-            .header(ContentType::TEXT_PLAIN)
-            .body(msg.body.clone())
-            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let email = match &msg.html {
+            Some(html) => b.multipart(MultiPart::alternative_plain_html(
+                msg.body.clone(),
+                html.clone(),
+            )),
+            None => b.header(ContentType::TEXT_PLAIN).body(msg.body.clone()),
+        }
+        .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
         match self.transport.send(email).await {
             Ok(_) => Ok(message_id),
             Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),

@@ -50,6 +50,9 @@ pub struct OutboundMessage {
     pub engagement_arn: Option<String>,
     pub subject: String,
     pub body: String,
+    /// An email's HTML part, sent beside `body` as multipart/alternative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     pub idempotency_key: String,
     /// For a page's email: the token of its per-page Reply-To address.
     pub reply_token: Option<String>,

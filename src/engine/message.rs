@@ -1,7 +1,9 @@
 //! The words of a page and of an activation code, rendered from the templates in
-//! `templates/` (minijinja; overridable from `templates_dir`). The words of a page. SMS carries the public (insecure) subject and content when the
-//! engagement has them; voice and email carry the secure ones. Every message names the accept
-//! code and how to use it, because acknowledging is the one thing the reader must be able to do.
+//! `templates/` (minijinja; overridable from `templates_dir`). SMS carries the public (insecure)
+//! subject and content when the engagement has them; voice and email carry the secure ones. Every
+//! message names the accept code and how to use it, because acknowledging is the one thing the
+//! reader must be able to do. Templates named `*.html` are HTML-escaped (minijinja's auto-escape
+//! by file name), so a subject like `<b>` cannot inject markup into an email.
 
 use super::records::Message;
 use crate::delivery::ChannelKind;
@@ -25,6 +27,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/page/email.txt"),
     ),
     (
+        "page/email.html",
+        include_str!("../../templates/page/email.html"),
+    ),
+    (
         "activation/sms.txt",
         include_str!("../../templates/activation/sms.txt"),
     ),
@@ -39,6 +45,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "activation/email.txt",
         include_str!("../../templates/activation/email.txt"),
+    ),
+    (
+        "activation/email.html",
+        include_str!("../../templates/activation/email.html"),
     ),
 ];
 
@@ -140,6 +150,29 @@ pub fn page_text(kind: ChannelKind, m: &Message, code: &str, page_arn: &str) -> 
     )
 }
 
+/// The HTML part of a page's email; other channel types have none.
+pub fn page_html(kind: ChannelKind, m: &Message, code: &str, page_arn: &str) -> Option<String> {
+    (kind == ChannelKind::Email).then(|| render("page/email.html", page_context(m, code, page_arn)))
+}
+
+pub fn activation_html(
+    kind: ChannelKind,
+    channel_name: &str,
+    alias: &str,
+    code: &str,
+    minutes: i64,
+) -> Option<String> {
+    (kind == ChannelKind::Email).then(|| {
+        render(
+            "activation/email.html",
+            context! {
+                channel_name => channel_name, alias => alias, code => code,
+                spoken_code => spaced_digits(code), minutes => minutes,
+            },
+        )
+    })
+}
+
 pub fn activation_subject(alias: &str) -> String {
     render(
         "activation/email_subject.txt",
@@ -228,9 +261,32 @@ mod tests {
         let email = page_text(ChannelKind::Email, &msg(true), "123456", "arn:p");
         assert!(email.contains("--accept-code 123456") && email.contains("arn:p"));
         assert_eq!(page_subject(ChannelKind::Sms, &msg(true)), "public subject");
+        assert_eq!(page_html(ChannelKind::Sms, &msg(true), "1", "arn:p"), None);
         assert_eq!(
             page_subject(ChannelKind::Email, &msg(true)),
             "secret subject"
+        );
+    }
+
+    #[test]
+    fn html_email_escapes_what_the_sender_wrote() {
+        let mut m = msg(false);
+        m.subject = "<script>alert(1)</script>".into();
+        m.content = "a & b <i>".into();
+        let html = page_html(ChannelKind::Email, &m, "123456", "arn:p").unwrap();
+        assert!(
+            html.contains("&lt;script&gt;") && !html.contains("<script>"),
+            "{html}"
+        );
+        assert!(html.contains("a &amp; b &lt;i&gt;"), "{html}");
+        assert!(html.contains("123456") && html.contains("arn:p"));
+        let text = page_text(ChannelKind::Email, &m, "123456", "arn:p");
+        assert!(text.contains("<script>"), "the text part is not escaped");
+        let act =
+            activation_html(ChannelKind::Email, "work <mail>", "akuam", "654321", 15).unwrap();
+        assert!(
+            act.contains("work &lt;mail&gt;") && act.contains("654321"),
+            "{act}"
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod message;
 pub mod outbox;
 pub mod page;
+pub mod prune;
 pub mod records;
 
 use crate::config::EngineConfig;
@@ -22,7 +23,7 @@ use crate::domain::clock::{Clock, Durations};
 use crate::metrics::Metrics;
 use crate::storage::{Store, Timer};
 use error::{EngineError, Result};
-use records::{T_PAGE_STAGE, T_SEND, T_STAGE};
+use records::{T_PAGE_STAGE, T_PRUNE, T_SEND, T_STAGE};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -205,6 +206,7 @@ impl Engine {
         match t.kind.as_str() {
             T_SEND => outbox::process(self, t, now).await,
             T_STAGE | T_PAGE_STAGE => self.process_stage(t, now).await,
+            T_PRUNE => prune::process(self, t, now).await,
             other => {
                 tracing::error!(timer = %t.id, kind = other, "unknown timer kind; dropped");
                 let mut tx = self.store.begin().await?;
@@ -266,6 +268,9 @@ impl Engine {
     /// The background loop: tick, then sleep until the next timer, a wake-up, or the fallback
     /// poll, whichever is first. Leases are renewed alongside; on shutdown they are given back.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        if let Err(e) = prune::arm(self.store.as_ref(), self.clock.now_ms()).await {
+            tracing::warn!(error = %e, "cannot arm the sweep of the inbound indexes");
+        }
         if let Err(e) = self.store.listen(self.wake.clone()).await {
             tracing::warn!(error = %e, "no cross-node notifications; relying on the fallback poll");
         }

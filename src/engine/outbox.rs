@@ -70,6 +70,7 @@ pub struct ActivationMessage<'a> {
     pub channel: &'a ChannelBody,
     pub subject: String,
     pub text: String,
+    pub html: Option<String>,
     pub code: &'a str,
 }
 
@@ -85,6 +86,7 @@ pub async fn enqueue_activation(
         channel,
         subject,
         text,
+        html,
         code,
     } = m;
     let id = format!("{channel_arn}|activation|{}", uuid::Uuid::now_v7());
@@ -103,6 +105,7 @@ pub async fn enqueue_activation(
         code: Some(code.to_string()),
         subject,
         text,
+        html,
         created_ms: now,
         sends_begun: 0,
         sent_ms: None,
@@ -194,6 +197,7 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         engagement_arn: a.engagement_arn.clone(),
         subject: a.subject.clone(),
         body: a.text.clone(),
+        html: a.html.clone(),
         idempotency_key: idempotency_key(&t.subject),
         reply_token: a.reply_token.clone(),
     };
@@ -274,7 +278,7 @@ async fn conclude(
             a.sent_ms = Some(now);
             a.provider_id = Some(provider_id);
             if a.purpose == Purpose::Activation {
-                a.code = None;
+                forget_code(&mut a);
             }
         }
         Err(e) => {
@@ -282,7 +286,7 @@ async fn conclude(
             a.state = AttemptState::Error;
             a.error = Some(e);
             if a.purpose == Purpose::Activation {
-                a.code = None;
+                forget_code(&mut a);
             }
         }
     }
@@ -403,6 +407,14 @@ async fn retry(
     let id = page_attempt_id(page_arn, a.stage, &a.channel_arn, next.attempt);
     let due = now + engine.durations.scaled_ms(a.retry_minutes as i64 * 60);
     enqueue(tx, account, &id, &next, due).await
+}
+
+/// Once an activation code has gone out (or failed), only its hash on the channel remains:
+/// the stored words would otherwise keep the code readable in the database.
+fn forget_code(a: &mut AttemptBody) {
+    a.code = None;
+    a.text = String::new();
+    a.html = None;
 }
 
 /// What the provider later reported about a message it accepted.

@@ -2,7 +2,7 @@
 //! contact's activated channels stage by stage until it is acknowledged or stopped.
 
 use super::error::{EngineError, Result};
-use super::message::{page_subject, page_text};
+use super::message::{page_html, page_subject, page_text};
 use super::outbox::{enqueue, page_attempt_id};
 use super::records::*;
 use crate::delivery::ChannelKind;
@@ -146,6 +146,7 @@ pub async fn run_stage(
             code: Some(page.code.clone()),
             subject: page_subject(kind, &page.message),
             text: page_text(kind, &page.message, &page.code, page_arn),
+            html: page_html(kind, &page.message, &page.code, page_arn),
             created_ms: now,
             sends_begun: 0,
             sent_ms: None,

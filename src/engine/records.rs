@@ -47,6 +47,8 @@ pub struct ProviderMessageBody {
 pub const T_STAGE: &str = "engagement-stage";
 pub const T_PAGE_STAGE: &str = "page-stage";
 pub const T_SEND: &str = "send";
+/// The hourly sweep of the inbound indexes (`prune.rs`).
+pub const T_PRUNE: &str = "prune";
 
 /// Resource types named in errors.
 pub const RT_ENGAGEMENT: &str = "ENGAGEMENT";
@@ -176,6 +178,9 @@ pub struct AttemptBody {
     pub code: Option<String>,
     pub subject: String,
     pub text: String,
+    /// An email's HTML part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     pub created_ms: i64,
     /// How many times a send of this attempt was begun (more than one only after a crash).
     pub sends_begun: i32,

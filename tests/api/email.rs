@@ -107,6 +107,20 @@ fn text_of(raw: &[u8]) -> (String, String, Option<String>) {
     )
 }
 
+/// The HTML part of a multipart/alternative message (None for any other shape).
+fn html_of(raw: &[u8]) -> Option<String> {
+    use mail_parser::MimeHeaders;
+    let m = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let ct = m.content_type()?;
+    let alternative = ct.ctype().eq_ignore_ascii_case("multipart")
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("alternative"));
+    (alternative && m.html_body_count() == 1 && m.text_body_count() == 1)
+        .then(|| m.body_html(0).map(|h| h.into_owned()))
+        .flatten()
+}
+
 fn six_digits(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
@@ -185,9 +199,17 @@ async fn email_pages_are_acknowledged_by_replying() {
 
     // A reply to the page's Reply-To address acknowledges it.
     let page = paged(&app, &contact).await;
-    let (subject, body, reply_to) = text_of(received(&smtp.maildir).last().unwrap());
+    let raw = received(&smtp.maildir).pop().unwrap();
+    let (subject, body, reply_to) = text_of(&raw);
     assert_eq!(subject, "Checkout is down");
     assert!(body.contains("Error rate 40%"));
+    let html = html_of(&raw).expect("a text part and an HTML part");
+    assert!(
+        html.contains("<strong")
+            && html.contains("Error rate 40%")
+            && html.contains(&six_digits(&body)),
+        "{html}"
+    );
     let reply_to = reply_to.expect("a per-page Reply-To");
     assert!(
         reply_to.starts_with("page+") && reply_to.ends_with(REPLY_DOMAIN),

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use klaxon::config::{Secret, TwilioConfig};
+use klaxon::domain::clock::Clock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -555,4 +556,46 @@ async fn a_provider_blip_is_retried_within_the_send() {
         vec![ReceiptType::Sent],
         "no ERROR for a blip"
     );
+}
+
+#[tokio::test]
+async fn the_sweep_forgets_replies_older_than_the_retention_and_keeps_fresh_ones() {
+    let (app, fake) = app_with_twilio().await;
+    let (contact, _) = texted_contact(&app, &fake).await;
+    let stale = paged(&app, &contact).await;
+    let store = app.running.store.clone();
+    let indexed = store.count("sent-to").await.unwrap();
+    assert!(
+        indexed >= 2,
+        "the activation code and the page were indexed"
+    );
+    klaxon::engine::prune::arm(store.as_ref(), app.clock.now_ms())
+        .await
+        .unwrap();
+
+    app.advance(8 * 24 * 3_600_000).await;
+    assert_eq!(store.count("sent-to").await.unwrap(), 0);
+    assert_eq!(store.count("provider-message").await.unwrap(), 0);
+    assert_eq!(store.count("reply-token").await.unwrap(), 0);
+    let r = reply(&app, "ack").await;
+    assert!(
+        r.body.as_str().unwrap().contains("no open page"),
+        "{:?}",
+        r.body
+    );
+    assert!(!is_read(&app, &stale).await);
+
+    let fresh = paged(&app, &contact).await;
+    app.advance(24 * 3_600_000).await;
+    assert!(
+        store.count("sent-to").await.unwrap() >= 1,
+        "a day-old entry survives the sweep that ran meanwhile"
+    );
+    let r = reply(&app, "ack").await;
+    assert!(
+        r.body.as_str().unwrap().contains("Acknowledged"),
+        "{:?}",
+        r.body
+    );
+    assert!(is_read(&app, &fresh).await);
 }

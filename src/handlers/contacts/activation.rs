@@ -8,7 +8,7 @@ use super::records::{ChannelBody, RT_CHANNEL};
 use super::{ContactsService, save};
 use crate::delivery::ChannelKind;
 use crate::domain::codes::{code_matches, hash_code, new_code};
-use crate::engine::message::{activation_subject, activation_text};
+use crate::engine::message::{activation_html, activation_subject, activation_text};
 use crate::engine::outbox::{ActivationMessage, enqueue_activation};
 use crate::shapes::Context;
 use crate::shapes::contacts::*;
@@ -60,6 +60,7 @@ pub async fn queue_code(
         channel: b,
         subject: activation_subject(alias),
         text: activation_text(kind, &b.name, alias, code, minutes),
+        html: activation_html(kind, &b.name, alias, code, minutes),
         code,
     };
     enqueue_activation(tx, account, m, now).await?;
