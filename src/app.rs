@@ -4,6 +4,8 @@
 use crate::config::Config;
 use crate::delivery::email::SmtpEmail;
 use crate::delivery::twilio::{TwilioSms, TwilioVoice};
+use crate::bot::post::{DiscordPoster, SlackPoster};
+use crate::delivery::chat::{ChatPoster, ChatRoutes};
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
 use crate::engine::Engine;
@@ -167,6 +169,82 @@ async fn metrics(State(p): State<Probes>) -> Response<Body> {
     with_request_id(resp)
 }
 
+/// Where incident updates go: the Slack and Discord channels `[[sns.topics]]` names.
+fn chat_routes(config: &Config) -> Result<ChatRoutes, AppError> {
+    let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
+    let err = |e: String| AppError::Provider(e);
+    let slack: Option<Arc<dyn ChatPoster>> = match &config.slack {
+        Some(s) => {
+            let token = s.bot_token().map_err(|e| err(e.to_string()))?;
+            let client = klaxon_slack::Client::new(&s.api_base_url, token.expose(), timeout)
+                .map_err(|e| err(e.to_string()))?;
+            Some(Arc::new(SlackPoster(client)))
+        }
+        None => None,
+    };
+    let discord: Option<Arc<dyn ChatPoster>> = match &config.discord {
+        Some(d) => Some(Arc::new(DiscordPoster(discord_client(d, timeout)?))),
+        None => None,
+    };
+    Ok(ChatRoutes::new(&config.sns.topics, slack, discord))
+}
+
+pub fn discord_client(
+    d: &crate::config::DiscordConfig,
+    timeout: std::time::Duration,
+) -> Result<klaxon_discord::Client, AppError> {
+    let token = d.bot_token().map_err(|e| AppError::Provider(e.to_string()))?;
+    klaxon_discord::Client::new(&d.api_base_url, &d.application_id, token.expose(), timeout)
+        .map_err(|e| AppError::Provider(e.to_string()))
+}
+
+fn chat_hooks(
+    config: &Config,
+    bot: crate::bot::exec::Bot,
+    api: Arc<wire::Api>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+) -> Result<crate::bot::Hooks, AppError> {
+    let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
+    let slack = match &config.slack {
+        Some(s) => {
+            let token = s.bot_token().map_err(|e| AppError::Provider(e.to_string()))?;
+            let client = klaxon_slack::Client::new(&s.api_base_url, token.expose(), timeout)
+                .map_err(|e| AppError::Provider(e.to_string()))?;
+            Some(Arc::new(crate::bot::slack::SlackHooks {
+                signing_secret: s
+                    .signing_secret()
+                    .map_err(|e| AppError::Provider(e.to_string()))?,
+                client,
+            }))
+        }
+        None => None,
+    };
+    let discord = match &config.discord {
+        Some(d) => Some(Arc::new(crate::bot::discord::DiscordHooks {
+            verifier: klaxon_discord::Verifier::new(&d.public_key)
+                .map_err(|e| AppError::Provider(e.to_string()))?,
+            client: discord_client(d, timeout)?,
+        })),
+        None => None,
+    };
+    let sns = Some(Arc::new(
+        crate::bot::sns::SnsHooks::new(&config.sns).map_err(AppError::Provider)?,
+    ));
+    Ok(crate::bot::Hooks {
+        bot: Arc::new(bot),
+        slack,
+        discord,
+        sns,
+        api,
+        store,
+        clock,
+        wake,
+        reply_within: std::time::Duration::from_millis(2500),
+    })
+}
+
 /// The channels the configuration names; every type without a provider uses the log channel.
 fn configured_channels(config: &Config, outbox: &std::path::Path) -> Result<Registry, AppError> {
     let mut registry = Registry::all(Arc::new(LogChannel::new(outbox.to_path_buf())));
@@ -200,7 +278,12 @@ fn configured_channels(config: &Config, outbox: &std::path::Path) -> Result<Regi
     Ok(registry)
 }
 
-fn router(api: Arc<wire::Api>, probes: Probes, twilio: Option<TwilioHooks>) -> Router {
+fn router(
+    api: Arc<wire::Api>,
+    probes: Probes,
+    twilio: Option<TwilioHooks>,
+    chat: crate::bot::Hooks,
+) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz_probe))
@@ -215,7 +298,8 @@ fn router(api: Arc<wire::Api>, probes: Probes, twilio: Option<TwilioHooks>) -> R
                 .with_state(hooks),
         );
     }
-    r.fallback_service(axum::routing::any(wire::handle).with_state(api))
+    r.merge(crate::bot::routes(chat))
+        .fallback_service(axum::routing::any(wire::handle).with_state(api))
 }
 
 pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> {
@@ -230,10 +314,12 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         .map_err(AppError::Provider)?;
     // Several dependencies can enable different rustls providers; choose one before any TLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let delivery = match opts.delivery {
+    crate::bot::render::configure(config.templates_dir.as_deref()).map_err(AppError::Provider)?;
+    let mut delivery = match opts.delivery {
         Some(d) => d,
         None => configured_channels(config, &outbox)?,
     };
+    delivery.chat = chat_routes(config)?;
     let durations = Durations {
         time_scale: config.time_scale,
     };
@@ -265,9 +351,10 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
             store: store.clone(),
             clock: opts.clock.clone(),
             durations,
-            wake,
+            wake: wake.clone(),
         },
     });
+    let first_key = api.keys.first();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| AppError::Listen {
@@ -305,7 +392,17 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         }
         None => (None, None),
     };
-    let app = router(api, probes, twilio);
+    let bot = crate::bot::sdk::build(config, addr, first_key, opts.clock.clone())
+        .map_err(|e| AppError::Provider(e.to_string()))?;
+    let chat = chat_hooks(
+        config,
+        bot,
+        api.clone(),
+        store.clone(),
+        opts.clock.clone(),
+        wake,
+    )?;
+    let app = router(api, probes, twilio, chat);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
         .engine_loop

@@ -2,6 +2,7 @@
 //! wire protocols. See ARCHITECTURE in the README for the rooms of the code.
 
 pub mod app;
+pub mod bot;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -44,6 +44,45 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Discord application set-up.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DiscordCommand {
+    /// Register the /klaxon command and its subcommands with Discord ([discord] in the config).
+    RegisterCommands {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+async fn register_commands(config: Config) -> Result<(), String> {
+    let Some(d) = &config.discord else {
+        return Err("the configuration has no [discord] section".into());
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = klaxon::app::discord_client(d, std::time::Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    let registered = client
+        .register_commands(&klaxon::bot::discord::commands())
+        .await
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = registered
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(|n| format!("/{n}")))
+        .collect();
+    println!(
+        "registered {} with Discord application {}",
+        names.join(", "),
+        d.application_id
+    );
+    Ok(())
 }
 
 fn env(name: &str) -> Option<String> {
@@ -139,6 +178,16 @@ fn main() -> ExitCode {
             );
         })
         .map_err(|e| e.to_string()),
+        Command::Discord {
+            command: DiscordCommand::RegisterCommands { config },
+        } => match Config::load(config.config.as_deref(), &env, &Overrides::default()) {
+            Ok(c) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(register_commands(c))),
+            Err(e) => Err(e.to_string()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

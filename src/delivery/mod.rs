@@ -1,6 +1,7 @@
 //! Outbound messages and the channels that carry them. With no provider configured every
 //! channel type goes to the log channel, so a fresh install works without any account.
 
+pub mod chat;
 pub mod email;
 pub mod log;
 pub mod recording;
@@ -82,6 +83,7 @@ pub struct Registry {
     pub sms: Arc<dyn Channel>,
     pub voice: Arc<dyn Channel>,
     pub email: Arc<dyn Channel>,
+    pub chat: chat::ChatRoutes,
 }
 
 impl Registry {
@@ -90,6 +92,7 @@ impl Registry {
             sms: channel.clone(),
             voice: channel.clone(),
             email: channel,
+            chat: chat::ChatRoutes::default(),
         }
     }
 

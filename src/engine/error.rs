@@ -24,6 +24,9 @@ pub enum EngineError {
     /// The channel has had its sends for this minute; try again at `until_ms`.
     #[error("the contact channel's send rate limit is reached")]
     RateLimited { until_ms: i64 },
+    /// A chat update waits for an earlier one of its topic, or for its chat service to recover.
+    #[error("the chat update waits")]
+    Deferred { until_ms: i64 },
     /// The step panicked; its timer is given back to be tried again later.
     #[error("the engine step panicked")]
     Panicked,

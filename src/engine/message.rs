@@ -213,6 +213,7 @@ mod tests {
             public_subject: public.then(|| "public subject".into()),
             public_content: public.then(|| "public content".into()),
             incident_id: None,
+            chat_topics: Vec::new(),
         }
     }
 

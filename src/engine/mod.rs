@@ -9,6 +9,7 @@
 //! deletes the timer while still holding its lease, so a step is applied once. The outbox
 //! (`outbox.rs`) documents the one place where a crash can repeat an outward effect.
 
+pub mod chat;
 pub mod engagement;
 pub mod error;
 pub mod message;
@@ -23,7 +24,7 @@ use crate::domain::clock::{Clock, Durations};
 use crate::metrics::Metrics;
 use crate::storage::{Store, Timer};
 use error::{EngineError, Result};
-use records::{T_PAGE_STAGE, T_PRUNE, T_SEND, T_STAGE};
+use records::{T_CHAT, T_PAGE_STAGE, T_PRUNE, T_SEND, T_STAGE};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -178,8 +179,8 @@ impl Engine {
             tracing::warn!(timer = %t.id, "another node took this timer over");
             return;
         }
-        if let EngineError::RateLimited { until_ms } = e {
-            tracing::info!(timer = %t.id, until_ms, "send held back by the channel's rate limit");
+        if let EngineError::RateLimited { until_ms } | EngineError::Deferred { until_ms } = e {
+            tracing::debug!(timer = %t.id, until_ms, "step held back: {e}");
             if let Err(e) = self
                 .store
                 .postpone_timer(&t.id, &self.node, *until_ms)
@@ -207,6 +208,7 @@ impl Engine {
             T_SEND => outbox::process(self, t, now).await,
             T_STAGE | T_PAGE_STAGE => self.process_stage(t, now).await,
             T_PRUNE => prune::process(self, t, now).await,
+            T_CHAT => chat::process(self, t, now).await,
             other => {
                 tracing::error!(timer = %t.id, kind = other, "unknown timer kind; dropped");
                 let mut tx = self.store.begin().await?;

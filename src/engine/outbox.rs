@@ -309,6 +309,9 @@ async fn conclude(
             time_ms: now,
         });
         if ok {
+            if page.sent_ms.is_none() && page.read_ms.is_none() {
+                announce_page(tx.as_mut(), &t.account, &page_arn, &page, &a, now).await?;
+            }
             page.sent_ms.get_or_insert(now);
         } else {
             retry(engine, tx.as_mut(), &t.account, &page_arn, &page, &a, now).await?;
@@ -316,6 +319,32 @@ async fn conclude(
         save(tx.as_mut(), &mut prec, &page, now).await?;
     }
     finish(tx, t, &engine.node).await
+}
+
+/// A page of an incident with chat channels: its first send is posted there, with a button
+/// to acknowledge it.
+async fn announce_page(
+    tx: &mut dyn Tx,
+    account: &str,
+    page_arn: &str,
+    page: &PageBody,
+    a: &AttemptBody,
+    now: i64,
+) -> Result<()> {
+    let m = &page.message;
+    let (Some(incident), false) = (&m.incident_id, m.chat_topics.is_empty()) else {
+        return Ok(());
+    };
+    let alias = page_arn.rsplit('/').nth(1).unwrap_or_default();
+    let update = super::chat::notification(
+        &format!("Paging {alias}: {}", m.subject),
+        &format!("Sent by {} ({}).", a.channel_type.to_ascii_lowercase(), m.sender),
+        "page.sent",
+        incident,
+        Some(page_arn),
+        true,
+    );
+    super::chat::enqueue::<EngineError>(tx, account, &m.chat_topics, &update, now).await
 }
 
 /// Remembers what went out to a number or email address, and the provider's id of a message, so replies

@@ -1,5 +1,5 @@
 //! The inbound indexes (what was sent to a number or address, provider message ids, email reply
-//! tokens) let a reply find its page. A reply weeks later has nothing left to acknowledge, so a
+//! tokens, SNS message ids already taken) let a reply find its page. A reply weeks later has nothing left to acknowledge, so a
 //! sweep deletes entries older than `[engine] inbound_index_days`. The sweep is one durable
 //! timer that re-arms itself in the transaction that finishes it: on several nodes it runs on
 //! one of them at a time, and a crash mid-sweep only means the next claim sweeps again.
@@ -33,7 +33,7 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         .scaled_ms(engine.config.inbound_index_days.max(1) * 86_400);
     let cutoff = format!("{:016}", (now - keep_ms).max(0));
     let mut removed = 0u64;
-    for kind in [SENT_TO, PROVIDER_MESSAGE, REPLY_TOKEN] {
+    for kind in [SENT_TO, PROVIDER_MESSAGE, REPLY_TOKEN, super::chat::SNS_MESSAGE] {
         loop {
             let mut tx = engine.store.begin().await?;
             let old = tx

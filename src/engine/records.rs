@@ -49,6 +49,8 @@ pub const T_PAGE_STAGE: &str = "page-stage";
 pub const T_SEND: &str = "send";
 /// The hourly sweep of the inbound indexes (`prune.rs`).
 pub const T_PRUNE: &str = "prune";
+/// Posting one incident update to the chat channels of one topic (`chat.rs`).
+pub const T_CHAT: &str = "chat-update";
 
 /// Resource types named in errors.
 pub const RT_ENGAGEMENT: &str = "ENGAGEMENT";
@@ -62,6 +64,10 @@ pub struct Message {
     pub public_subject: Option<String>,
     pub public_content: Option<String>,
     pub incident_id: Option<String>,
+    /// The incident's chat topics (its chatChannel's SNS topic ARNs): a page's first send and
+    /// its acknowledgement are posted there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat_topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -167,8 +167,14 @@ fn reply_token(address: &str) -> Option<&str> {
 }
 
 async fn handle(api: &wire::Api, mail: Mail) {
-    let parsed = mail_parser::MessageParser::default().parse(&mail.data);
-    let mut recipients: Vec<String> = mail.recipients.clone();
+    handle_message(api, &mail.from, mail.recipients, &mail.data).await
+}
+
+/// A received email (from the SMTP listener, or from SES through SNS): acknowledges the page
+/// it answers, if any.
+pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>, data: &[u8]) {
+    let parsed = mail_parser::MessageParser::default().parse(data);
+    let mut recipients = recipients;
     if let Some(to) = parsed.as_ref().and_then(|m| m.to()) {
         recipients.extend(to.iter().filter_map(|a| a.address().map(str::to_string)));
     }
@@ -210,7 +216,7 @@ async fn handle(api: &wire::Api, mail: Mail) {
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .map(str::to_string)
-        .unwrap_or_else(|| mail.from.trim_matches(['<', '>']).to_string())
+        .unwrap_or_else(|| from.trim_matches(['<', '>']).to_string())
         .to_ascii_lowercase();
     let text = parsed
         .as_ref()

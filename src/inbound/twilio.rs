@@ -7,6 +7,7 @@
 //! recent open page sent there; STOP deactivates the number's channels, START sends them new
 //! activation codes, HELP explains. Replies are TwiML `<Message>`s.
 
+use crate::wire::form::form;
 use super::{acknowledge, acknowledge_by_code, channels, codes, context, open_page, sent_to};
 use crate::config::Secret;
 use crate::domain::arn::Arn;
@@ -29,23 +30,6 @@ pub struct TwilioHooks {
 }
 
 const MAX_BODY: usize = 64 * 1024;
-
-/// application/x-www-form-urlencoded pairs, in order.
-fn form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params

@@ -28,6 +28,8 @@ pub struct Key {
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     keys: HashMap<String, Key>,
+    /// The first key given; the chat bot acts with it unless `[bot]` names its own.
+    first: Option<String>,
 }
 
 impl KeyRing {
@@ -35,7 +37,14 @@ impl KeyRing {
         if self.keys.insert(access_key_id.to_string(), key).is_some() {
             return Err(CredentialError::Duplicate(access_key_id.to_string()));
         }
+        self.first.get_or_insert_with(|| access_key_id.to_string());
         Ok(())
+    }
+
+    pub fn first(&self) -> Option<(String, String)> {
+        let id = self.first.clone()?;
+        let key = self.keys.get(&id)?;
+        Some((id, key.secret.expose().to_string()))
     }
 
     pub fn get(&self, access_key_id: &str) -> Option<&Key> {

@@ -5,6 +5,7 @@
 pub mod awsjson;
 pub mod credentials;
 pub mod errors;
+pub mod form;
 pub mod restjson;
 pub mod sigv4;
 

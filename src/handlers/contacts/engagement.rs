@@ -48,6 +48,7 @@ pub async fn start(
         public_subject: input.public_subject.clone(),
         public_content: input.public_content.clone(),
         incident_id: incident_id.clone(),
+        chat_topics: Vec::new(),
     };
     let start = Start {
         region: ctx.region.clone(),

@@ -96,7 +96,7 @@ impl From<crate::engine::error::EngineError> for Error {
             E::Invalid { field, message } => invalid(field, message),
             E::Store(e) => e.into(),
             E::Json(e) => e.into(),
-            E::LeaseLost | E::Panicked | E::RateLimited { .. } => internal(),
+            E::LeaseLost | E::Panicked | E::RateLimited { .. } | E::Deferred { .. } => internal(),
         }
     }
 }

@@ -325,6 +325,11 @@ async fn engage(
             public_subject: Some(format!("Incident (impact {impact})")),
             public_content: Some(title.clone()),
             incident_id: Some(arn.to_string()),
+            chat_topics: record
+                .chat_channel
+                .as_ref()
+                .and_then(|c| c.chatbot_sns.clone())
+                .unwrap_or_default(),
         };
         let start = Start {
             region,

@@ -4,6 +4,7 @@
 pub mod errors;
 mod filters;
 mod findings;
+mod chat;
 mod incident;
 mod plan;
 mod policy;

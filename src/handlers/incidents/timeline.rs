@@ -80,6 +80,9 @@ pub async fn record<E: From<StoreError> + From<serde_json::Error>>(
         updated_ms: now,
     })
     .await?;
+    let event_type = body.event.event_type.as_deref().unwrap_or_default();
+    let data = body.event.event_data.as_deref().unwrap_or_default();
+    super::chat::announce::<E>(tx, &ctx.account_id, incident_arn, event_type, data, now).await?;
     Ok(id)
 }
 

@@ -1,6 +1,9 @@
 //! Configuration: one TOML file (every key is documented in `config/klaxon.example.toml`),
 //! overridden by `KLAXON_*` environment variables, overridden by command-line flags.
 
+mod chat;
+
+pub use chat::{BotConfig, ChatConfig, ChatUser, DiscordConfig, SlackConfig, SnsConfig, SnsTopic};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -229,6 +232,11 @@ pub struct Config {
     pub inbound_smtp: Option<InboundSmtpConfig>,
     /// Files here replace the shipped templates of the same name (e.g. `page/sms.txt`).
     pub templates_dir: Option<PathBuf>,
+    pub bot: BotConfig,
+    pub slack: Option<SlackConfig>,
+    pub discord: Option<DiscordConfig>,
+    pub sns: SnsConfig,
+    pub chat: ChatConfig,
 }
 
 impl Default for Config {
@@ -248,6 +256,11 @@ impl Default for Config {
             smtp: None,
             inbound_smtp: None,
             templates_dir: None,
+            bot: BotConfig::default(),
+            slack: None,
+            discord: None,
+            sns: SnsConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }
@@ -438,6 +451,7 @@ impl Config {
         // Renders every template once, so a broken override stops the start (and check-config).
         crate::engine::message::load(self.templates_dir.as_deref())
             .map_err(ConfigError::Invalid)?;
+        crate::bot::render::load(self.templates_dir.as_deref()).map_err(ConfigError::Invalid)?;
         let e = &self.engine;
         if e.lease_ms < 100
             || e.poll_ms < 10
@@ -448,6 +462,60 @@ impl Config {
             || e.provider_backoff_ms < 0
         {
             return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0".into());
+        }
+        self.validate_chat()
+    }
+
+    fn validate_chat(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.bot.access_key_id.is_some() != self.bot.secret_key()?.is_some() {
+            return bad("[bot] access_key_id goes with secret_access_key (or _file)".into());
+        }
+        if !self.bot.endpoint_url.is_empty()
+            && !self.bot.endpoint_url.starts_with("http://")
+            && !self.bot.endpoint_url.starts_with("https://")
+        {
+            return bad("[bot] endpoint_url must be an http(s) URL, or empty for this Klaxon".into());
+        }
+        if let Some(s) = &self.slack {
+            s.bot_token()?;
+            s.signing_secret()?;
+        }
+        if let Some(d) = &self.discord {
+            d.bot_token()?;
+            if d.public_key.len() != 64 || !d.public_key.chars().all(|c| c.is_ascii_hexdigit()) {
+                return bad("[discord] public_key must be the application's 64 hex digits".into());
+            }
+            if d.application_id.is_empty() || !d.application_id.chars().all(|c| c.is_ascii_digit()) {
+                return bad("[discord] application_id must be the application's numeric id".into());
+            }
+        }
+        if regex::Regex::new(&self.sns.cert_url_pattern).is_err() {
+            return bad("[sns] cert_url_pattern is not a regular expression".into());
+        }
+        if let Some(f) = &self.sns.cert_file
+            && let Err(source) = std::fs::metadata(f)
+        {
+            return Err(ConfigError::Read {
+                path: f.display().to_string(),
+                source,
+            });
+        }
+        for t in &self.sns.topics {
+            if !t.topic_arn.starts_with("arn:") || t.topic_arn.split(':').count() != 6 {
+                return bad(format!("[[sns.topics]] topic_arn {:?} is not an SNS topic ARN", t.topic_arn));
+            }
+            if t.slack_channel.is_some() && self.slack.is_none() {
+                return bad(format!("[[sns.topics]] {} names a slack_channel but there is no [slack] section", t.topic_arn));
+            }
+            if t.discord_channel_id.is_some() && self.discord.is_none() {
+                return bad(format!("[[sns.topics]] {} names a discord_channel_id but there is no [discord] section", t.topic_arn));
+            }
+        }
+        for u in &self.chat.users {
+            if u.slack_user_id.is_none() && u.discord_user_id.is_none() {
+                return bad(format!("[[chat.users]] {} needs slack_user_id or discord_user_id", u.contact));
+            }
         }
         Ok(())
     }
