@@ -1,11 +1,11 @@
 //! Wiring: from a `Config` to a listening server. Tests use `start` with a manual clock and a
 //! recording channel; `main` uses it with the system clock and the configured channels.
 
+use crate::bot::post::{DiscordPoster, SlackPoster};
 use crate::config::Config;
+use crate::delivery::chat::{ChatPoster, ChatRoutes};
 use crate::delivery::email::SmtpEmail;
 use crate::delivery::twilio::{TwilioSms, TwilioVoice};
-use crate::bot::post::{DiscordPoster, SlackPoster};
-use crate::delivery::chat::{ChatPoster, ChatRoutes};
 use crate::delivery::{Registry, log::LogChannel};
 use crate::domain::clock::{Clock, Durations};
 use crate::engine::Engine;
@@ -193,7 +193,9 @@ pub fn discord_client(
     d: &crate::config::DiscordConfig,
     timeout: std::time::Duration,
 ) -> Result<klaxon_discord::Client, AppError> {
-    let token = d.bot_token().map_err(|e| AppError::Provider(e.to_string()))?;
+    let token = d
+        .bot_token()
+        .map_err(|e| AppError::Provider(e.to_string()))?;
     klaxon_discord::Client::new(&d.api_base_url, &d.application_id, token.expose(), timeout)
         .map_err(|e| AppError::Provider(e.to_string()))
 }
@@ -209,7 +211,9 @@ fn chat_hooks(
     let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
     let slack = match &config.slack {
         Some(s) => {
-            let token = s.bot_token().map_err(|e| AppError::Provider(e.to_string()))?;
+            let token = s
+                .bot_token()
+                .map_err(|e| AppError::Provider(e.to_string()))?;
             let client = klaxon_slack::Client::new(&s.api_base_url, token.expose(), timeout)
                 .map_err(|e| AppError::Provider(e.to_string()))?;
             Some(Arc::new(crate::bot::slack::SlackHooks {

@@ -99,7 +99,10 @@ fn code(s: &str) -> Result<String, ParseError> {
     if s.len() == 6 && s.chars().all(|c| c.is_ascii_digit()) {
         Ok(s.to_string())
     } else {
-        Err(fail("ack", format!("an accept code is 6 digits, not {s:?}")))
+        Err(fail(
+            "ack",
+            format!("an accept code is 6 digits, not {s:?}"),
+        ))
     }
 }
 
@@ -159,7 +162,10 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "list" => no_more(0).map(|_| Command::List),
         "engagements" => no_more(0).map(|_| Command::Engagements),
         "show" | "resolve" => {
-            need(1, "the incident (its ARN or the first 8 characters of its id)")?;
+            need(
+                1,
+                "the incident (its ARN or the first 8 characters of its id)",
+            )?;
             no_more(1)?;
             let incident = words[0].to_string();
             Ok(if sub == "show" {
@@ -366,18 +372,34 @@ mod tests {
         let cases: Vec<(&str, &str, &str)> = vec![
             ("start", "response plan is missing", "/klaxon start <plan>"),
             ("start checkout", "title is missing", "/klaxon start"),
-            ("start checkout impact=9 Down", "impact must be", "/klaxon start"),
+            (
+                "start checkout impact=9 Down",
+                "impact must be",
+                "/klaxon start",
+            ),
             ("start checkout impact=x Down", "not \"x\"", "/klaxon start"),
             ("show", "incident", "/klaxon show <incident>"),
             ("show a b", "unexpected \"b\"", "/klaxon show"),
-            ("impact 1a2b3c4d", "impact (1-5) is missing", "/klaxon impact"),
+            (
+                "impact 1a2b3c4d",
+                "impact (1-5) is missing",
+                "/klaxon impact",
+            ),
             ("impact 1a2b3c4d 0", "impact must be", "/klaxon impact"),
-            ("note 1a2b3c4d", "text of the note is missing", "/klaxon note"),
+            (
+                "note 1a2b3c4d",
+                "text of the note is missing",
+                "/klaxon note",
+            ),
             ("page akuam", "message is missing", "/klaxon page"),
             ("ack 12345", "6 digits", "/klaxon ack"),
             ("ack 123456 7", "unexpected", "/klaxon ack"),
             ("list all", "unexpected \"all\"", "/klaxon list"),
-            ("frobnicate", "no subcommand \"frobnicate\"", "start|list|show"),
+            (
+                "frobnicate",
+                "no subcommand \"frobnicate\"",
+                "start|list|show",
+            ),
         ];
         for (text, problem, usage) in cases {
             let e = parse(text).unwrap_err();

@@ -111,7 +111,10 @@ fn caller_of(user: &klaxon_discord::serenity::model::user::User) -> Caller {
     Caller {
         platform: Platform::Discord,
         user_id: user.id.get().to_string(),
-        name: user.global_name.clone().unwrap_or_else(|| user.name.clone()),
+        name: user
+            .global_name
+            .clone()
+            .unwrap_or_else(|| user.name.clone()),
     }
 }
 
@@ -133,7 +136,11 @@ where
                 let reply = task
                     .await
                     .unwrap_or_else(|_| Reply::text("Klaxon could not finish that; try again."));
-                if let Err(e) = discord.client.followup(&token, &discord_message(&reply)).await {
+                if let Err(e) = discord
+                    .client
+                    .followup(&token, &discord_message(&reply))
+                    .await
+                {
                     tracing::warn!(error = %e, "could not send the follow-up to Discord");
                 }
             });
@@ -148,12 +155,22 @@ pub fn commands() -> Value {
         CreateCommandOption::new(CommandOptionType::String, name, desc).required(required)
     };
     let impact = |required: bool| {
-        CreateCommandOption::new(CommandOptionType::Integer, "impact", "1 (critical) to 5 (none)")
-            .min_int_value(1)
-            .max_int_value(5)
-            .required(required)
+        CreateCommandOption::new(
+            CommandOptionType::Integer,
+            "impact",
+            "1 (critical) to 5 (none)",
+        )
+        .min_int_value(1)
+        .max_int_value(5)
+        .required(required)
     };
-    let incident = || s("incident", "Incident ARN or the first 8 characters of its id", true);
+    let incident = || {
+        s(
+            "incident",
+            "Incident ARN or the first 8 characters of its id",
+            true,
+        )
+    };
     let describe = |name: &str| -> String {
         USAGE
             .iter()
@@ -187,10 +204,19 @@ pub fn commands() -> Value {
         .add_option(sub("note", vec![incident(), s("text", "The note", true)]))
         .add_option(sub(
             "page",
-            vec![s("contact", "Contact alias", true), s("message", "What to say", true)],
+            vec![
+                s("contact", "Contact alias", true),
+                s("message", "What to say", true),
+            ],
         ))
-        .add_option(sub("ack", vec![s("code", "The page's 6-digit accept code", false)]))
-        .add_option(sub("oncall", vec![s("contact", "On-call schedule alias", false)]))
+        .add_option(sub(
+            "ack",
+            vec![s("code", "The page's 6-digit accept code", false)],
+        ))
+        .add_option(sub(
+            "oncall",
+            vec![s("contact", "On-call schedule alias", false)],
+        ))
         .add_option(sub("engagements", vec![]))
         .add_option(sub("help", vec![]));
     serde_json::to_value(vec![klaxon]).unwrap_or(Value::Null)

@@ -180,7 +180,11 @@ impl Bot {
                 .send()
                 .await
                 .map_err(|e| sdk_words("look up response plans", &e))?;
-            if let Some(p) = out.response_plan_summaries().iter().find(|p| p.name() == name) {
+            if let Some(p) = out
+                .response_plan_summaries()
+                .iter()
+                .find(|p| p.name() == name)
+            {
                 return Ok(p.arn().to_string());
             }
             token = out.next_token().map(str::to_string);
@@ -224,7 +228,9 @@ impl Bot {
         }
         match found.len() {
             1 => Ok(found.remove(0)),
-            0 => Err(Said(format!("There is no incident whose id starts with {name}."))),
+            0 => Err(Said(format!(
+                "There is no incident whose id starts with {name}."
+            ))),
             n => Err(Said(format!(
                 "{n} incidents have ids starting with {name}; give more characters or the ARN."
             ))),
@@ -253,7 +259,11 @@ impl Bot {
                 resolved => when(i.resolved_time()), summary => i.summary(),
             },
         );
-        let buttons = if open { vec![resolve_button(arn)] } else { Vec::new() };
+        let buttons = if open {
+            vec![resolve_button(arn)]
+        } else {
+            Vec::new()
+        };
         Ok(Reply { text, buttons })
     }
 
@@ -287,7 +297,10 @@ impl Bot {
     ) -> Step<Reply> {
         let plan_arn = self.plan_arn(plan).await?;
         let trigger = TriggerDetails::builder()
-            .source(format!("klaxon.{}", caller.platform.name().to_ascii_lowercase()))
+            .source(format!(
+                "klaxon.{}",
+                caller.platform.name().to_ascii_lowercase()
+            ))
             .timestamp(self.now())
             .raw_data(json!({"user": caller.name, "userId": caller.user_id}).to_string())
             .build()
@@ -333,7 +346,11 @@ impl Bot {
                 }
             })
             .collect();
-        let text = render(caller.platform, "chat/incidents.md", context! { incidents => items });
+        let text = render(
+            caller.platform,
+            "chat/incidents.md",
+            context! { incidents => items },
+        );
         Ok(Reply::text(text))
     }
 
@@ -392,7 +409,11 @@ impl Bot {
             .contact_id(&contact)
             .sender(&caller.name)
             .subject(message)
-            .content(format!("{message}\n(paged by {} in {})", caller.name, caller.platform.name()))
+            .content(format!(
+                "{message}\n(paged by {} in {})",
+                caller.name,
+                caller.platform.name()
+            ))
             .send()
             .await
             .map_err(|e| sdk_words(&format!("page {alias}"), &e))?
@@ -404,7 +425,11 @@ impl Bot {
             .send()
             .await
             .map_err(|e| sdk_words("list the pages", &e))?;
-        let pages: Vec<String> = pages.pages().iter().map(|p| p.page_arn().to_string()).collect();
+        let pages: Vec<String> = pages
+            .pages()
+            .iter()
+            .map(|p| p.page_arn().to_string())
+            .collect();
         let names: Vec<String> = pages
             .iter()
             .map(|p| p.rsplit('/').nth(1).unwrap_or_default().to_string())
@@ -433,7 +458,12 @@ impl Bot {
                 .send()
                 .await
                 .map_err(|e| sdk_words("list your pages", &e))?;
-            pages.extend(out.pages().iter().filter(|p| p.read_time().is_none()).cloned());
+            pages.extend(
+                out.pages()
+                    .iter()
+                    .filter(|p| p.read_time().is_none())
+                    .cloned(),
+            );
             token = out.next_token().map(str::to_string);
             if token.is_none() {
                 break;
@@ -461,7 +491,12 @@ impl Bot {
         caller: &Caller,
         page: &str,
         code: Option<&str>,
-    ) -> Result<(), aws_sdk_ssmcontacts::error::SdkError<aws_sdk_ssmcontacts::operation::accept_page::AcceptPageError>> {
+    ) -> Result<
+        (),
+        aws_sdk_ssmcontacts::error::SdkError<
+            aws_sdk_ssmcontacts::operation::accept_page::AcceptPageError,
+        >,
+    > {
         let validation = if code.is_some() {
             AcceptCodeValidation::Enforce
         } else {
@@ -473,7 +508,11 @@ impl Bot {
             .accept_type(AcceptType::Read)
             .accept_code(code.unwrap_or("000000"))
             .accept_code_validation(validation)
-            .note(format!("acknowledged by {} in {}", caller.name, caller.platform.name()))
+            .note(format!(
+                "acknowledged by {} in {}",
+                caller.name,
+                caller.platform.name()
+            ))
             .send()
             .await
             .map(|_| ())
@@ -518,7 +557,10 @@ impl Bot {
         }
         let contact = self.contact_arn(&alias).await?;
         // The page ARN is the contact's with `page/<alias>/<id>` in place of `contact/<alias>`.
-        let prefix = contact.rsplit_once(":contact/").map(|(p, _)| p).unwrap_or_default();
+        let prefix = contact
+            .rsplit_once(":contact/")
+            .map(|(p, _)| p)
+            .unwrap_or_default();
         let arn = format!("{prefix}:page/{alias}/{id}");
         match self.accept(caller, &arn, None).await {
             Ok(()) => Ok(Reply::text(format!("{alias} acknowledged the page."))),
@@ -540,7 +582,10 @@ impl Bot {
                     .send()
                     .await
                     .map_err(|e| sdk_words("list on-call schedules", &e))?;
-                out.contacts().iter().map(|c| c.contact_arn().to_string()).collect()
+                out.contacts()
+                    .iter()
+                    .map(|c| c.contact_arn().to_string())
+                    .collect()
             }
         };
         let now = (self.now_ms)();
@@ -554,10 +599,7 @@ impl Bot {
                 .await
                 .map_err(|e| sdk_words("read the schedule", &e))?;
             if c.r#type() != &ContactType::OncallSchedule {
-                return Err(Said(format!(
-                    "{} is not an on-call schedule.",
-                    c.alias()
-                )));
+                return Err(Said(format!("{} is not an on-call schedule.", c.alias())));
             }
             let mut rotations = Vec::new();
             for r in c.plan().map(|p| p.rotation_ids()).unwrap_or_default() {
@@ -581,7 +623,11 @@ impl Bot {
                     .map_err(|e| sdk_words("read the rotation's shifts", &e))?;
                 let who = |i: usize| -> Option<String> {
                     shifts.rotation_shifts().get(i).map(|s| {
-                        s.contact_ids().iter().map(|c| tail(c)).collect::<Vec<_>>().join(", ")
+                        s.contact_ids()
+                            .iter()
+                            .map(|c| tail(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     })
                 };
                 let now_on = shifts
@@ -600,7 +646,11 @@ impl Bot {
             }
             out.push(context! { alias => c.alias(), rotations => rotations });
         }
-        let text = render(caller.platform, "chat/oncall.md", context! { schedules => out });
+        let text = render(
+            caller.platform,
+            "chat/oncall.md",
+            context! { schedules => out },
+        );
         Ok(Reply::text(text))
     }
 
@@ -678,7 +728,8 @@ impl Bot {
                     .await
                     .map_err(|e| sdk_words("list incidents", &e).0)?;
                 if let Some(i) = out.incident_record_summaries().iter().find(|i| {
-                    i.incident_record_source().and_then(|s| s.resource_arn()) == Some(alarm_arn.as_str())
+                    i.incident_record_source().and_then(|s| s.resource_arn())
+                        == Some(alarm_arn.as_str())
                 }) {
                     return Ok(AlarmOutcome::AlreadyOpen(i.arn().to_string()));
                 }
@@ -690,7 +741,7 @@ impl Bot {
         }
         let when_ms = alarm["StateChangeTime"]
             .as_str()
-            .and_then(|t| parse_alarm_time(t))
+            .and_then(parse_alarm_time)
             .unwrap_or_else(|| (self.now_ms)());
         let mut trigger = TriggerDetails::builder()
             .source("aws.cloudwatch")
@@ -740,7 +791,11 @@ fn parse_alarm_time(t: &str) -> Option<i64> {
 
 pub fn help(platform: Platform) -> Reply {
     let usage: Vec<&str> = USAGE.iter().map(|(_, u)| *u).collect();
-    Reply::text(render(platform, "chat/help.md", context! { usage => usage }))
+    Reply::text(render(
+        platform,
+        "chat/help.md",
+        context! { usage => usage },
+    ))
 }
 
 #[cfg(test)]
@@ -750,8 +805,14 @@ mod tests {
     #[test]
     fn button_ids_fit_discord_and_name_the_page_owner() {
         let page = "arn:aws:ssm-contacts:us-east-1:111122223333:page/akuam/0191b3c4-1111-7222-8333-944455556666";
-        assert_eq!(ack_action(page), "ack:akuam/0191b3c4-1111-7222-8333-944455556666");
-        let long = format!("arn:aws:ssm-contacts:us-east-1:111122223333:page/{}/id", "a".repeat(120));
+        assert_eq!(
+            ack_action(page),
+            "ack:akuam/0191b3c4-1111-7222-8333-944455556666"
+        );
+        let long = format!(
+            "arn:aws:ssm-contacts:us-east-1:111122223333:page/{}/id",
+            "a".repeat(120)
+        );
         assert_eq!(ack_action(&long), "ack:/id");
         assert_eq!(
             parse_alarm_time("2017-01-12T16:30:42.236+0000"),

@@ -185,11 +185,26 @@ mod tests {
         assert_eq!(buttons[1]["action_id"], "resolve:0191b3c4-aaaa");
         assert_eq!(buttons[1]["style"], "danger");
         let discord = discord_message(&update_reply(Platform::Discord, &update));
-        assert!(discord["content"].as_str().unwrap().starts_with("**Paging akuam"));
+        assert!(
+            discord["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("**Paging akuam")
+        );
         assert_eq!(discord["components"][0]["type"], 1);
-        assert_eq!(discord["components"][0]["components"][0]["custom_id"], "ack:akuam/p1");
+        assert_eq!(
+            discord["components"][0]["components"][0]["custom_id"],
+            "ack:akuam/p1"
+        );
         assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
-        let resolved = crate::engine::chat::notification("Incident resolved", "", "incident.resolved", "arn:x/y", None, false);
+        let resolved = crate::engine::chat::notification(
+            "Incident resolved",
+            "",
+            "incident.resolved",
+            "arn:x/y",
+            None,
+            false,
+        );
         assert!(update_reply(Platform::Slack, &resolved).buttons.is_empty());
     }
 }

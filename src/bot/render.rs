@@ -9,13 +9,31 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 pub const TEMPLATES: &[(&str, &str)] = &[
-    ("chat/incident.md", include_str!("../../templates/chat/incident.md")),
-    ("chat/incidents.md", include_str!("../../templates/chat/incidents.md")),
-    ("chat/paged.md", include_str!("../../templates/chat/paged.md")),
-    ("chat/oncall.md", include_str!("../../templates/chat/oncall.md")),
-    ("chat/engagements.md", include_str!("../../templates/chat/engagements.md")),
+    (
+        "chat/incident.md",
+        include_str!("../../templates/chat/incident.md"),
+    ),
+    (
+        "chat/incidents.md",
+        include_str!("../../templates/chat/incidents.md"),
+    ),
+    (
+        "chat/paged.md",
+        include_str!("../../templates/chat/paged.md"),
+    ),
+    (
+        "chat/oncall.md",
+        include_str!("../../templates/chat/oncall.md"),
+    ),
+    (
+        "chat/engagements.md",
+        include_str!("../../templates/chat/engagements.md"),
+    ),
     ("chat/help.md", include_str!("../../templates/chat/help.md")),
-    ("chat/update.md", include_str!("../../templates/chat/update.md")),
+    (
+        "chat/update.md",
+        include_str!("../../templates/chat/update.md"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

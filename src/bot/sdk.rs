@@ -53,13 +53,19 @@ pub fn build(
         .or_else(|| cfg.regions.first().cloned())
         .unwrap_or_else(|| "us-east-1".into());
     let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     let incidents = aws_sdk_ssmincidents::Config::builder()
         .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
         .region(aws_sdk_ssmincidents::config::Region::new(region.clone()))
         .credentials_provider(aws_sdk_ssmincidents::config::Credentials::new(
-            &key, &secret, None, None, "klaxon-bot",
+            &key,
+            &secret,
+            None,
+            None,
+            "klaxon-bot",
         ))
         .endpoint_url(&endpoint)
         .time_source(ServerTime(clock.clone()))
@@ -69,7 +75,11 @@ pub fn build(
         .behavior_version(aws_sdk_ssmcontacts::config::BehaviorVersion::latest())
         .region(aws_sdk_ssmcontacts::config::Region::new(region))
         .credentials_provider(aws_sdk_ssmcontacts::config::Credentials::new(
-            &key, &secret, None, None, "klaxon-bot",
+            &key,
+            &secret,
+            None,
+            None,
+            "klaxon-bot",
         ))
         .endpoint_url(&endpoint)
         .time_source(ServerTime(clock.clone()))

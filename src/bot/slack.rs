@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use klaxon_slack::slack_morphism::prelude::{SlackInteractionEvent};
+use klaxon_slack::slack_morphism::prelude::SlackInteractionEvent;
 use serde_json::{Value, json};
 
 pub struct SlackHooks {
@@ -57,7 +57,13 @@ fn param(params: &[(String, String)], name: &str) -> String {
 
 /// Runs `work`; answers with its reply when it is done within the hook's patience, otherwise at
 /// once with a holding message, sending the reply to `response_url` when it comes.
-async fn answer<F>(h: &Hooks, slack: std::sync::Arc<SlackHooks>, response_url: String, public: bool, work: F) -> Response
+async fn answer<F>(
+    h: &Hooks,
+    slack: std::sync::Arc<SlackHooks>,
+    response_url: String,
+    public: bool,
+    work: F,
+) -> Response
 where
     F: std::future::Future<Output = Reply> + Send + 'static,
 {
@@ -66,7 +72,10 @@ where
         Ok(Ok(reply)) => json_response(reply_body(&reply, public)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "slash command task failed");
-            json_response(reply_body(&Reply::text("Klaxon could not finish that; try again."), false))
+            json_response(reply_body(
+                &Reply::text("Klaxon could not finish that; try again."),
+                false,
+            ))
         }
         Err(_) => {
             tokio::spawn(async move {
@@ -74,7 +83,11 @@ where
                     Ok(r) => r,
                     Err(_) => Reply::text("Klaxon could not finish that; try again."),
                 };
-                if let Err(e) = slack.client.respond(&response_url, &reply_body(&reply, public)).await {
+                if let Err(e) = slack
+                    .client
+                    .respond(&response_url, &reply_body(&reply, public))
+                    .await
+                {
                     tracing::warn!(error = %e, "could not send the late reply to Slack");
                 }
             });
@@ -106,7 +119,10 @@ pub async fn commands(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -
     let public = !matches!(cmd, Command::Help);
     let bot = h.bot.clone();
     let response_url = param(&params, "response_url");
-    answer(&h, slack, response_url, public, async move { bot.run(&caller, cmd).await }).await
+    answer(&h, slack, response_url, public, async move {
+        bot.run(&caller, cmd).await
+    })
+    .await
 }
 
 /// `POST /hooks/slack/interactions`: button presses (`block_actions`).

@@ -31,7 +31,9 @@ impl SnsHooks {
                 let pem = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
                 klaxon_sns::Verifier::with_cert_pem(&pem)
             }
-            None => klaxon_sns::Verifier::fetching(&cfg.cert_url_pattern, klaxon_sns::DEFAULT_TIMEOUT),
+            None => {
+                klaxon_sns::Verifier::fetching(&cfg.cert_url_pattern, klaxon_sns::DEFAULT_TIMEOUT)
+            }
         }
         .and_then(|v| v.with_subscribe_url_pattern(&cfg.subscribe_url_pattern))
         .map_err(|e| format!("[sns] {e}"))?;
@@ -52,7 +54,10 @@ pub enum Payload {
 }
 
 pub fn classify(message: &Value) -> Payload {
-    if let (Some(_), Some(state)) = (message["AlarmName"].as_str(), message["NewStateValue"].as_str()) {
+    if let (Some(_), Some(state)) = (
+        message["AlarmName"].as_str(),
+        message["NewStateValue"].as_str(),
+    ) {
         return Payload::Alarm {
             state: state.to_string(),
         };
@@ -79,13 +84,21 @@ pub async fn receive(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) ->
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
-        return refuse(StatusCode::BAD_REQUEST, "raw message delivery carries no signature; turn it off");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "raw message delivery carries no signature; turn it off",
+        );
     }
     let env = match Envelope::parse(&body) {
         Ok(e) => e,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let Some(topic) = sns.topics.iter().find(|t| t.topic_arn == env.topic_arn).cloned() else {
+    let Some(topic) = sns
+        .topics
+        .iter()
+        .find(|t| t.topic_arn == env.topic_arn)
+        .cloned()
+    else {
         tracing::info!(topic = %env.topic_arn, "SNS message for a topic that is not configured; refused");
         return refuse(StatusCode::FORBIDDEN, "topic not configured");
     };
@@ -93,7 +106,10 @@ pub async fn receive(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) ->
         Ok(()) => {}
         Err(SnsError::CertFetch(e)) => {
             tracing::warn!(error = %e, "cannot fetch the SNS signing certificate");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "signing certificate unavailable");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "signing certificate unavailable",
+            );
         }
         Err(e) => {
             tracing::info!(topic = %env.topic_arn, error = %e, "SNS message refused");
@@ -140,7 +156,10 @@ async fn notification(h: &Hooks, topic: &SnsTopic, env: &Envelope) -> Response {
                 Err(e) => {
                     // A 5xx makes SNS deliver again later; the client token keeps it to one incident.
                     tracing::warn!(error = %e, "could not start an incident from an alarm");
-                    refuse(StatusCode::SERVICE_UNAVAILABLE, "could not start the incident")
+                    refuse(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "could not start the incident",
+                    )
                 }
             }
         }
@@ -203,7 +222,12 @@ mod tests {
     #[test]
     fn notifications_are_told_apart() {
         let alarm = json!({"AlarmName": "cpu", "NewStateValue": "ALARM", "AlarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:cpu"});
-        assert_eq!(classify(&alarm), Payload::Alarm { state: "ALARM".into() });
+        assert_eq!(
+            classify(&alarm),
+            Payload::Alarm {
+                state: "ALARM".into()
+            }
+        );
         let chatbot = json!({"version": "1.0", "source": "custom", "content": {"title": "t"}});
         assert_eq!(classify(&chatbot), Payload::Chatbot);
         let ses = json!({"notificationType": "Received", "content": "From: a@b\r\n\r\nhi", "receipt": {}});

@@ -108,9 +108,13 @@ fn default_discord_api() -> String {
 
 impl DiscordConfig {
     pub fn bot_token(&self) -> Result<Secret, ConfigError> {
-        secret("discord", "bot_token", &self.bot_token, &self.bot_token_file)?.ok_or_else(|| {
-            ConfigError::Invalid("[discord] needs bot_token or bot_token_file".into())
-        })
+        secret(
+            "discord",
+            "bot_token",
+            &self.bot_token,
+            &self.bot_token_file,
+        )?
+        .ok_or_else(|| ConfigError::Invalid("[discord] needs bot_token or bot_token_file".into()))
     }
 }
 

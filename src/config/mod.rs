@@ -475,7 +475,9 @@ impl Config {
             && !self.bot.endpoint_url.starts_with("http://")
             && !self.bot.endpoint_url.starts_with("https://")
         {
-            return bad("[bot] endpoint_url must be an http(s) URL, or empty for this Klaxon".into());
+            return bad(
+                "[bot] endpoint_url must be an http(s) URL, or empty for this Klaxon".into(),
+            );
         }
         if let Some(s) = &self.slack {
             s.bot_token()?;
@@ -486,7 +488,8 @@ impl Config {
             if d.public_key.len() != 64 || !d.public_key.chars().all(|c| c.is_ascii_hexdigit()) {
                 return bad("[discord] public_key must be the application's 64 hex digits".into());
             }
-            if d.application_id.is_empty() || !d.application_id.chars().all(|c| c.is_ascii_digit()) {
+            if d.application_id.is_empty() || !d.application_id.chars().all(|c| c.is_ascii_digit())
+            {
                 return bad("[discord] application_id must be the application's numeric id".into());
             }
         }
@@ -503,18 +506,30 @@ impl Config {
         }
         for t in &self.sns.topics {
             if !t.topic_arn.starts_with("arn:") || t.topic_arn.split(':').count() != 6 {
-                return bad(format!("[[sns.topics]] topic_arn {:?} is not an SNS topic ARN", t.topic_arn));
+                return bad(format!(
+                    "[[sns.topics]] topic_arn {:?} is not an SNS topic ARN",
+                    t.topic_arn
+                ));
             }
             if t.slack_channel.is_some() && self.slack.is_none() {
-                return bad(format!("[[sns.topics]] {} names a slack_channel but there is no [slack] section", t.topic_arn));
+                return bad(format!(
+                    "[[sns.topics]] {} names a slack_channel but there is no [slack] section",
+                    t.topic_arn
+                ));
             }
             if t.discord_channel_id.is_some() && self.discord.is_none() {
-                return bad(format!("[[sns.topics]] {} names a discord_channel_id but there is no [discord] section", t.topic_arn));
+                return bad(format!(
+                    "[[sns.topics]] {} names a discord_channel_id but there is no [discord] section",
+                    t.topic_arn
+                ));
             }
         }
         for u in &self.chat.users {
             if u.slack_user_id.is_none() && u.discord_user_id.is_none() {
-                return bad(format!("[[chat.users]] {} needs slack_user_id or discord_user_id", u.contact));
+                return bad(format!(
+                    "[[chat.users]] {} needs slack_user_id or discord_user_id",
+                    u.contact
+                ));
             }
         }
         Ok(())

@@ -90,7 +90,8 @@ pub async fn enqueue<E: From<StoreError> + From<serde_json::Error>>(
             updated_ms: now,
         })
         .await?;
-        tx.schedule(&Timer::new(account, T_CHAT, &id, 0, now)).await?;
+        tx.schedule(&Timer::new(account, T_CHAT, &id, 0, now))
+            .await?;
     }
     Ok(())
 }
@@ -174,15 +175,19 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     }
     drop(tx);
     let timeout = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
+    // A channel that is down does not keep the update from the others; the next update of the
+    // topic waits until this one has reached them all.
+    let mut failed = false;
     for target in targets {
         let key = target.key();
         if body.done.contains(&key) {
             continue;
         }
-        let posted = tokio::time::timeout(timeout, engine.delivery.chat.post(&target, &body.update))
-            .await
-            .map_err(|_| "timed out".to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let posted =
+            tokio::time::timeout(timeout, engine.delivery.chat.post(&target, &body.update))
+                .await
+                .map_err(|_| "timed out".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
         let mut tx = engine.store.begin().await?;
         if !tx.hold_timer(&t.id, &engine.node).await? {
             return Err(EngineError::LeaseLost);
@@ -195,16 +200,25 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
             }
             Err(e) => {
                 tracing::warn!(topic = %body.topic_arn, target = %key, error = %e, "chat post failed; will retry");
-                body.attempts += 1;
                 body.last_error = Some(e);
                 save(tx.as_mut(), rec.clone(), &body, now).await?;
                 tx.commit().await?;
-                let backoff = (1000i64 << body.attempts.clamp(0, 9)).min(300_000);
-                return Err(EngineError::Deferred {
-                    until_ms: now + backoff,
-                });
+                failed = true;
             }
         }
+    }
+    if failed {
+        body.attempts += 1;
+        let mut tx = engine.store.begin().await?;
+        if !tx.hold_timer(&t.id, &engine.node).await? {
+            return Err(EngineError::LeaseLost);
+        }
+        save(tx.as_mut(), rec.clone(), &body, now).await?;
+        tx.commit().await?;
+        let backoff = (1000i64 << body.attempts.clamp(0, 9)).min(300_000);
+        return Err(EngineError::Deferred {
+            until_ms: now + backoff,
+        });
     }
     let mut tx = engine.store.begin().await?;
     tx.delete(CHAT_UPDATE, &t.account, &rec.id).await?;

@@ -338,7 +338,11 @@ async fn announce_page(
     let alias = page_arn.rsplit('/').nth(1).unwrap_or_default();
     let update = super::chat::notification(
         &format!("Paging {alias}: {}", m.subject),
-        &format!("Sent by {} ({}).", a.channel_type.to_ascii_lowercase(), m.sender),
+        &format!(
+            "Sent by {} ({}).",
+            a.channel_type.to_ascii_lowercase(),
+            m.sender
+        ),
         "page.sent",
         incident,
         Some(page_arn),

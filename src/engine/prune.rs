@@ -33,7 +33,12 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         .scaled_ms(engine.config.inbound_index_days.max(1) * 86_400);
     let cutoff = format!("{:016}", (now - keep_ms).max(0));
     let mut removed = 0u64;
-    for kind in [SENT_TO, PROVIDER_MESSAGE, REPLY_TOKEN, super::chat::SNS_MESSAGE] {
+    for kind in [
+        SENT_TO,
+        PROVIDER_MESSAGE,
+        REPLY_TOKEN,
+        super::chat::SNS_MESSAGE,
+    ] {
         loop {
             let mut tx = engine.store.begin().await?;
             let old = tx

@@ -7,7 +7,6 @@
 //! recent open page sent there; STOP deactivates the number's channels, START sends them new
 //! activation codes, HELP explains. Replies are TwiML `<Message>`s.
 
-use crate::wire::form::form;
 use super::{acknowledge, acknowledge_by_code, channels, codes, context, open_page, sent_to};
 use crate::config::Secret;
 use crate::domain::arn::Arn;
@@ -16,6 +15,7 @@ use crate::engine::outbox::{Report, report};
 use crate::engine::records::SentToBody;
 use crate::shapes::contacts::{Api, DeactivateContactChannelRequest, SendActivationCodeRequest};
 use crate::wire;
+use crate::wire::form::form;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, StatusCode};

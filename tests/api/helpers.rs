@@ -37,6 +37,9 @@ impl aws_smithy_async::time::TimeSource for ManualTime {
     }
 }
 
+/// A last change to the configuration a test makes before the server starts.
+pub type Configure = Box<dyn FnOnce(&mut Config)>;
+
 pub struct Setup {
     pub database_url: Option<String>,
     pub time_scale: f64,
@@ -48,6 +51,8 @@ pub struct Setup {
     /// Deliver email through this SMTP server, and listen for replies on 127.0.0.1:0.
     pub smtp: Option<klaxon::config::SmtpConfig>,
     pub engine: Option<klaxon::config::EngineConfig>,
+    /// Last changes to the configuration (chat services, SNS topics, chat users).
+    pub configure: Option<Configure>,
 }
 
 impl Default for Setup {
@@ -60,6 +65,7 @@ impl Default for Setup {
             twilio: None,
             smtp: None,
             engine: None,
+            configure: None,
         }
     }
 }
@@ -79,7 +85,7 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(setup: Setup) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         database_url: setup.database_url,
@@ -97,6 +103,9 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
             }),
         ..Config::default()
     };
+    if let Some(f) = setup.configure {
+        f(&mut config);
+    }
     // Real SDK clients sign with the real time, so the manual clock starts there.
     let clock = ManualClock::new(SystemClock.now_ms());
     let sent = Arc::new(RecordingChannel::default());

@@ -3,6 +3,7 @@
 
 mod activation;
 mod channels;
+mod chat;
 mod cli;
 mod codegen;
 mod contacts;

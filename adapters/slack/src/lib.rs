@@ -98,7 +98,9 @@ impl Client {
             (false, Some(e)) if e == "ratelimited" || e == "service_unavailable" => {
                 Err(SlackError::Temporary(e))
             }
-            (false, e) => Err(SlackError::Rejected(e.unwrap_or_else(|| status.to_string()))),
+            (false, e) => Err(SlackError::Rejected(
+                e.unwrap_or_else(|| status.to_string()),
+            )),
         }
     }
 

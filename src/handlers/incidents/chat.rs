@@ -20,7 +20,12 @@ pub fn topics(body: &IncidentBody) -> Vec<String> {
 }
 
 fn short(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).chars().take(8).collect()
+    arn.rsplit('/')
+        .next()
+        .unwrap_or(arn)
+        .chars()
+        .take(8)
+        .collect()
 }
 
 fn plain(v: &Value) -> String {
@@ -32,7 +37,11 @@ fn plain(v: &Value) -> String {
 }
 
 /// The words of an event, or None when the event is not posted.
-fn words(body: &IncidentBody, event_type: &str, data: &str) -> Option<(String, String, &'static str)> {
+fn words(
+    body: &IncidentBody,
+    event_type: &str,
+    data: &str,
+) -> Option<(String, String, &'static str)> {
     let r = &body.record;
     let title = r.title.clone().unwrap_or_default();
     let arn = r.arn.clone().unwrap_or_default();
@@ -47,7 +56,11 @@ fn words(body: &IncidentBody, event_type: &str, data: &str) -> Option<(String, S
         UPDATED => {
             let mut lines = Vec::new();
             let mut resolved = None;
-            for a in parsed["modifiedAttributes"].as_array().into_iter().flatten() {
+            for a in parsed["modifiedAttributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let (old, new) = (&a["oldValue"], &a["newValue"]);
                 match a["attributeName"].as_str() {
                     Some("impact") => lines.push(format!("Impact {} → {}", plain(old), plain(new))),
@@ -69,9 +82,16 @@ fn words(body: &IncidentBody, event_type: &str, data: &str) -> Option<(String, S
             };
             Some((format!("{head}: {title}"), lines.join("\n"), kind))
         }
-        "Note" => Some((format!("Note on {title}"), data.to_string(), "incident.note")),
+        "Note" => Some((
+            format!("Note on {title}"),
+            data.to_string(),
+            "incident.note",
+        )),
         ACK_EVENT => {
-            let who = parsed["contactArn"].as_str().map(short_alias).unwrap_or_default();
+            let who = parsed["contactArn"]
+                .as_str()
+                .map(short_alias)
+                .unwrap_or_default();
             Some((
                 format!("Page acknowledged: {title}"),
                 format!("{who} acknowledged the page."),
@@ -83,7 +103,11 @@ fn words(body: &IncidentBody, event_type: &str, data: &str) -> Option<(String, S
 }
 
 fn short_alias(contact_arn: &str) -> String {
-    contact_arn.rsplit('/').next().unwrap_or(contact_arn).to_string()
+    contact_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(contact_arn)
+        .to_string()
 }
 
 /// Queues the event's update for the incident's chat topics, if it is one worth posting.

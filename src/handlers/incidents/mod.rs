@@ -1,10 +1,10 @@
 //! SSM Incidents behaviour. Each file holds one resource group; this one wires them to the
 //! generated `Api` trait and keeps what they share.
 
+mod chat;
 pub mod errors;
 mod filters;
 mod findings;
-mod chat;
 mod incident;
 mod plan;
 mod policy;
