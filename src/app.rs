@@ -245,7 +245,7 @@ fn chat_hooks(
         store,
         clock,
         wake,
-        reply_within: std::time::Duration::from_millis(2500),
+        reply_within: std::time::Duration::from_millis(config.bot.reply_within_ms),
     })
 }
 

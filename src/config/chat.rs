@@ -30,14 +30,30 @@ pub(super) fn secret(
 
 /// The bot's AWS SDK clients. An empty endpoint_url means this Klaxon (with its first
 /// credentials unless keys are given here).
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BotConfig {
     pub endpoint_url: String,
+    /// How long a slash command may take before its answer is deferred (Slack and Discord give
+    /// 3 s): then the reply follows through Slack's response_url or Discord's webhook.
+    pub reply_within_ms: u64,
     pub region: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<Secret>,
     pub secret_access_key_file: Option<PathBuf>,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            endpoint_url: String::new(),
+            reply_within_ms: 2500,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+        }
+    }
 }
 
 impl BotConfig {

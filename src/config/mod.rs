@@ -471,6 +471,9 @@ impl Config {
         if self.bot.access_key_id.is_some() != self.bot.secret_key()?.is_some() {
             return bad("[bot] access_key_id goes with secret_access_key (or _file)".into());
         }
+        if self.bot.reply_within_ms > 2900 {
+            return bad("[bot] reply_within_ms must stay under Slack's and Discord's 3 s".into());
+        }
         if !self.bot.endpoint_url.is_empty()
             && !self.bot.endpoint_url.starts_with("http://")
             && !self.bot.endpoint_url.starts_with("https://")

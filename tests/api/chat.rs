@@ -190,6 +190,11 @@ struct Chat {
 }
 
 async fn chat_app() -> Chat {
+    chat_app_with(|_| {}).await
+}
+
+/// A Klaxon with Slack, Discord, SNS topics and chat users pointed at a fresh fake, then `extra`.
+async fn chat_app_with(extra: impl FnOnce(&mut Config) + 'static) -> Chat {
     let (fake, url) = fake().await;
     let cert_dir = tempfile::tempdir().unwrap();
     let cert = cert_dir.path().join("sns.pem");
@@ -239,6 +244,7 @@ async fn chat_app() -> Chat {
                     discord_user_id: None,
                 },
             ];
+            extra(c);
         })),
         ..Setup::default()
     })
@@ -1020,4 +1026,64 @@ async fn an_incident_page_is_posted_with_its_button_and_ses_mail_acknowledges_a_
     );
     assert_eq!(sns(&c, &n).await.status, 200);
     assert!(is_read(&c.app, &page).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_commands_are_answered_at_once_and_followed_up() {
+    // Every command counts as slow: the answer is deferred and the reply follows.
+    let c = chat_app_with(|c| c.bot.reply_within_ms = 0).await;
+    let r = slash(&c, "U0AKUA", "list").await;
+    assert_eq!(text_of(&r.body), "Working on it…");
+    let late = c.fake.wait_for("slack:response:U0AKUA", 1).await;
+    assert!(
+        text_of(&late[0]).contains("No open incidents"),
+        "{:?}",
+        late[0]
+    );
+    assert_eq!(late[0]["response_type"], "in_channel");
+
+    let r = discord(&c, &command("list", json!([]))).await;
+    assert_eq!(r.body, json!({"type": 5}));
+    let follow = c
+        .fake
+        .wait_for(&format!("discord:followup:{APP_ID}:tok-cmd"), 1)
+        .await;
+    assert!(
+        text_of(&follow[0]).contains("No open incidents"),
+        "{:?}",
+        follow[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oncall_names_who_is_on_call_now_and_next() {
+    use crate::rotations::{daily, rotation, schedule};
+    let c = chat_app().await;
+    let r = slash(&c, "U0AKUA", "oncall").await;
+    assert!(
+        text_of(&r.body).contains("No on-call schedules"),
+        "{:?}",
+        r.body
+    );
+    let a = crate::channels::personal(&c.app, "akuam").await;
+    let b = crate::channels::personal(&c.app, "jdoe").await;
+    let start = c.app.clock.now_ms() - 10 * 86_400_000;
+    let rot = rotation(&c.app, "primary rota", &[&a, &b], start, "UTC", daily(9)).await;
+    schedule(&c.app, "primary", &[&rot]).await;
+    let r = slash(&c, "U0AKUA", "oncall primary").await;
+    let text = text_of(&r.body);
+    assert!(
+        text.contains("*primary*") && text.contains("primary rota"),
+        "{text}"
+    );
+    let now_akua = text.contains("now akuam") && text.contains("next jdoe");
+    let now_jdoe = text.contains("now jdoe") && text.contains("next akuam");
+    assert!(now_akua ^ now_jdoe, "{text}");
+    assert_eq!(text_of(&slash(&c, "U0AKUA", "oncall").await.body), text);
+    let r = slash(&c, "U0AKUA", "oncall akuam").await;
+    assert!(
+        text_of(&r.body).contains("akuam is not an on-call schedule"),
+        "{:?}",
+        r.body
+    );
 }

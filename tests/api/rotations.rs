@@ -21,7 +21,7 @@ fn at(hour: i32, minute: i32) -> HandOffTime {
         .build()
 }
 
-fn daily(hour: i32) -> RecurrenceSettings {
+pub fn daily(hour: i32) -> RecurrenceSettings {
     RecurrenceSettings::builder()
         .number_of_on_calls(1)
         .recurrence_multiplier(1)
@@ -39,7 +39,7 @@ fn local(tz: &str, y: i16, mo: i8, d: i8, h: i8) -> i64 {
         .as_millisecond()
 }
 
-async fn rotation(
+pub async fn rotation(
     app: &TestApp,
     name: &str,
     members: &[&str],
@@ -60,7 +60,7 @@ async fn rotation(
         .rotation_arn
 }
 
-async fn schedule(app: &TestApp, alias: &str, rotations: &[&str]) -> String {
+pub async fn schedule(app: &TestApp, alias: &str, rotations: &[&str]) -> String {
     app.contacts()
         .create_contact()
         .alias(alias)
