@@ -13,15 +13,20 @@ const KEY: &str = "AKIDBENCH";
 const SECRET: &str = "bench-secret";
 const ACCOUNT: &str = "123456789012";
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Op {
     Healthz,
     GetContact,
+    GetContactChannel(Arc<String>),
     CreateContact,
 }
 
-fn request(s: &Signer, op: Op, seq: u64) -> common::Request {
+fn request(s: &Signer, op: &Op, seq: u64) -> common::Request {
     match op {
+        Op::GetContactChannel(arn) => s.contacts(
+            "GetContactChannel",
+            format!("{{\"ContactChannelId\":\"{arn}\"}}"),
+        ),
         Op::Healthz => s.healthz(),
         Op::GetContact => s.contacts(
             "GetContact",
@@ -62,6 +67,13 @@ async fn main() {
         "{\"Alias\":\"bench\",\"Type\":\"PERSONAL\",\"Plan\":{\"Stages\":[]}}".to_string(),
     );
     assert_eq!(call(&client, seed).await.0, 200, "seed contact created");
+    let channel = signer.contacts(
+        "CreateContactChannel",
+        format!("{{\"ContactId\":\"arn:aws:ssm-contacts:us-east-1:{ACCOUNT}:contact/bench\",\"Name\":\"mail\",\"Type\":\"EMAIL\",\"DeliveryAddress\":{{\"SimpleAddress\":\"bench@example.com\"}},\"DeferActivation\":true}}"),
+    );
+    let (status, body) = call(&client, channel).await;
+    assert_eq!(status, 200, "seed channel created: {body}");
+    let channel = Arc::new(body["ContactChannelArn"].as_str().unwrap().to_string());
 
     println!(
         "klaxon load benchmark: release binary, SQLite, loopback, {secs} s per measurement, 2-core machine shared by client and server"
@@ -80,17 +92,18 @@ async fn main() {
     );
     for conc in [1usize, 16, 64] {
         let s = signer.clone();
-        let base = measure(&client, move |n| request(&s, Op::Healthz, n), conc, secs).await;
+        let base = measure(&client, move |n| request(&s, &Op::Healthz, n), conc, secs).await;
         for (name, op) in [
             ("healthz", Op::Healthz),
             ("GetContact", Op::GetContact),
+            ("GetContactChan", Op::GetContactChannel(channel.clone())),
             ("CreateContact", Op::CreateContact),
         ] {
             let r = if matches!(op, Op::Healthz) {
                 base
             } else {
                 let s = signer.clone();
-                measure(&client, move |n| request(&s, op, n), conc, secs).await
+                measure(&client, move |n| request(&s, &op, n), conc, secs).await
             };
             println!(
                 "{name:<14} {conc:>5} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>8.0}%",
@@ -103,4 +116,69 @@ async fn main() {
         }
     }
     println!("RSS after load: {:.1} MB", rss_kb(pid) as f64 / 1024.0);
+    drop(server);
+    bare_commits(secs).await;
+}
+
+/// The floor under CreateContact: one-row write transactions straight through sqlx on an SQLite
+/// file with Klaxon's settings (WAL, synchronous=NORMAL, one writer connection, BEGIN
+/// IMMEDIATE), no HTTP, no SigV4, no JSON; and the same with synchronous=FULL (an fsync per
+/// commit) for comparison.
+async fn bare_commits(secs: f64) {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    for (label, sync) in [
+        ("NORMAL", SqliteSynchronous::Normal),
+        ("FULL", SqliteSynchronous::Full),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("bare.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for conc in [1usize, 16, 64] {
+            let deadline = std::time::Instant::now() + Duration::from_secs_f64(secs);
+            let started = std::time::Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..conc {
+                let pool = pool.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while std::time::Instant::now() < deadline {
+                        let t = std::time::Instant::now();
+                        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                        sqlx::query("INSERT INTO t (body) VALUES (?1)")
+                            .bind("{\"Alias\":\"bench\",\"Type\":\"PERSONAL\"}")
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    lat
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.unwrap());
+            }
+            let f = common::Figures::from_latencies(all, started.elapsed().as_secs_f64(), 0);
+            println!(
+                "bare SQLite commit loop, synchronous={label:<6} {conc:>3} tasks: {:>8.0} commits/s p50 {:.2} ms p99 {:.2} ms",
+                f.rate,
+                f.p50_us as f64 / 1000.0,
+                f.p99_us as f64 / 1000.0
+            );
+        }
+    }
 }

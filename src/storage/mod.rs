@@ -4,6 +4,7 @@
 //! (the owning contact, or the region for top-level resources), a sort key for stable keyset
 //! pagination, and a JSON body the handlers own. Every mutating request runs in one `Tx`.
 
+pub mod cache;
 pub mod conformance;
 mod migrations;
 pub mod postgres;
@@ -233,9 +234,11 @@ pub async fn upsert(tx: &mut dyn Tx, r: &Record) -> Result<()> {
 /// Opens the store a URL names: `sqlite://PATH` or `postgres://…`; migrations run before it returns.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        Ok(std::sync::Arc::new(
+        // The SQLite file is this process's alone, so single-record reads can be cached
+        // coherently (cache.rs); PostgreSQL is shared by nodes and is read every time.
+        Ok(std::sync::Arc::new(cache::CachedStore::new(
             sqlite::SqliteStore::open(std::path::Path::new(path)).await?,
-        ))
+        )))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
             postgres::PostgresStore::open(url).await?,

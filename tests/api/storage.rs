@@ -92,3 +92,78 @@ pub async fn drop_database(url: &str, name: &str) {
         pool.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_sqlite_store_conforms_and_every_read_follows_the_writes_before_it() {
+    use klaxon::storage::cache::CachedStore;
+    use klaxon::storage::{Record, Store};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(CachedStore::new(
+        SqliteStore::open(&dir.path().join("k.db")).await.unwrap(),
+    ));
+    conformance::run(store.as_ref(), &account()).await;
+
+    // Writers bump their own record and read it back at once, while readers keep missing and
+    // refilling the cache with whatever they saw: a stale refill would show as an old value.
+    let acct = account();
+    let owner = acct.clone();
+    let record = move |id: &str, n: i64| Record {
+        kind: "counter".into(),
+        account: owner.clone(),
+        id: id.into(),
+        parent: None,
+        sort: id.into(),
+        body: n.to_string(),
+        created_ms: 0,
+        updated_ms: n,
+    };
+    for w in 0..4 {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert(&record(&format!("c{w}"), 0)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (store, stop, acct) = (store.clone(), stop.clone(), acct.clone());
+        readers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for w in 0..4 {
+                    let mut r = store.read().await.unwrap();
+                    r.get("counter", &acct, &format!("c{w}")).await.unwrap();
+                }
+                // A hit never waits, so let the writers run.
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (store, acct) = (store.clone(), acct.clone());
+        let record = record.clone();
+        writers.push(tokio::spawn(async move {
+            let id = format!("c{w}");
+            for n in 1..=60 {
+                let mut tx = store.begin().await.unwrap();
+                tx.update(&record(&id, n)).await.unwrap();
+                tx.commit().await.unwrap();
+                let mut r = store.read().await.unwrap();
+                let seen = r.get("counter", &acct, &id).await.unwrap().unwrap();
+                assert_eq!(seen.body, n.to_string(), "a read after a commit sees it");
+            }
+            let mut tx = store.begin().await.unwrap();
+            assert!(tx.delete("counter", &acct, &id).await.unwrap());
+            tx.commit().await.unwrap();
+            let mut r = store.read().await.unwrap();
+            assert!(r.get("counter", &acct, &id).await.unwrap().is_none(), "nothing deleted is served");
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.await.unwrap();
+    }
+}
