@@ -261,3 +261,63 @@ async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_
         engagements * 3
     );
 }
+
+/// Every write that was answered is on disk: 16 clients create contacts until the server is
+/// killed with SIGKILL; after a restart each contact whose CreateContact got an answer exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_keeps_every_answered_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let server = serve(dir.path(), &addr).await;
+    let c = client(&addr);
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let (c, answered) = (c.clone(), answered.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let alias = format!("w{w}-{i}");
+                let out = c
+                    .create_contact()
+                    .alias(&alias)
+                    .r#type(ContactType::Personal)
+                    .plan(Plan::builder().set_stages(Some(vec![])).build())
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => answered.lock().unwrap().push(alias),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    while answered.lock().unwrap().len() < 300 {
+        assert!(started.elapsed() < Duration::from_secs(60), "writes are slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut server = server;
+    server.0.kill().unwrap(); // SIGKILL, with writes in flight
+    server.0.wait().unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+
+    let _server = serve(dir.path(), &addr).await;
+    let c = client(&addr);
+    let mut missing = Vec::new();
+    for alias in &answered {
+        let arn = format!("arn:aws:ssm-contacts:{REGION}:{ACCOUNT}:contact/{alias}");
+        if c.get_contact().contact_id(&arn).send().await.is_err() {
+            missing.push(alias.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered writes lost: {missing:?}",
+        missing.len(),
+        answered.len()
+    );
+    eprintln!("{} answered writes, all present after kill -9", answered.len());
+}
