@@ -21,6 +21,39 @@ enum Op {
     CreateContact,
 }
 
+/// A read's request signed once per second and reused, as wrk replays one signed request: the
+/// server still checks every signature, but the client's own signing cost (HMACs on the same
+/// two cores) stays out of the server's figure.
+struct Presigned {
+    cache: std::sync::Mutex<Option<(i64, common::Request)>>,
+}
+
+fn copy(r: &common::Request) -> common::Request {
+    let mut out = hyper::Request::builder()
+        .method(r.method().clone())
+        .uri(r.uri().clone())
+        .body(r.body().clone())
+        .unwrap();
+    *out.headers_mut() = r.headers().clone();
+    out
+}
+
+impl Presigned {
+    fn get(&self, make: impl FnOnce() -> common::Request) -> common::Request {
+        let now = common::now_secs();
+        let mut c = self.cache.lock().unwrap();
+        match &*c {
+            Some((at, r)) if *at == now => copy(r),
+            _ => {
+                let r = make();
+                let out = copy(&r);
+                *c = Some((now, r));
+                out
+            }
+        }
+    }
+}
+
 fn request(s: &Signer, op: &Op, seq: u64) -> common::Request {
     match op {
         Op::GetContactChannel(arn) => s.contacts(
@@ -99,11 +132,19 @@ async fn main() {
             ("GetContactChan", Op::GetContactChannel(channel.clone())),
             ("CreateContact", Op::CreateContact),
         ] {
-            let r = if matches!(op, Op::Healthz) {
-                base
-            } else {
-                let s = signer.clone();
-                measure(&client, move |n| request(&s, &op, n), conc, secs).await
+            let r = match op {
+                Op::Healthz => base,
+                Op::CreateContact => {
+                    let s = signer.clone();
+                    measure(&client, move |n| request(&s, &op, n), conc, secs).await
+                }
+                _ => {
+                    let s = signer.clone();
+                    let p = Presigned {
+                        cache: std::sync::Mutex::new(None),
+                    };
+                    measure(&client, move |n| p.get(|| request(&s, &op, n)), conc, secs).await
+                }
             };
             println!(
                 "{name:<14} {conc:>5} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>8.0}%",
@@ -125,7 +166,9 @@ async fn main() {
 /// IMMEDIATE), no HTTP, no SigV4, no JSON; and the same with synchronous=FULL (an fsync per
 /// commit) for comparison.
 async fn bare_commits(secs: f64) {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
     for (label, sync) in [
         ("NORMAL", SqliteSynchronous::Normal),
         ("FULL", SqliteSynchronous::Full),

@@ -100,7 +100,7 @@ impl Running {
 }
 
 fn with_request_id(mut resp: Response<Body>) -> Response<Body> {
-    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&wire::request_id()) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp

@@ -125,11 +125,13 @@ impl Reader for CachedTx {
 #[async_trait]
 impl Tx for CachedTx {
     async fn insert(&mut self, r: &Record) -> Result<()> {
-        self.changes.push(Change::Key(key(&r.kind, &r.account, &r.id)));
+        self.changes
+            .push(Change::Key(key(&r.kind, &r.account, &r.id)));
         self.inner.insert(r).await
     }
     async fn update(&mut self, r: &Record) -> Result<bool> {
-        self.changes.push(Change::Key(key(&r.kind, &r.account, &r.id)));
+        self.changes
+            .push(Change::Key(key(&r.kind, &r.account, &r.id)));
         self.inner.update(r).await
     }
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {

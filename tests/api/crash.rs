@@ -293,7 +293,10 @@ async fn kill_9_keeps_every_answered_write() {
     }
     let started = Instant::now();
     while answered.lock().unwrap().len() < 300 {
-        assert!(started.elapsed() < Duration::from_secs(60), "writes are slow");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "writes are slow"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut server = server;
@@ -319,5 +322,8 @@ async fn kill_9_keeps_every_answered_write() {
         missing.len(),
         answered.len()
     );
-    eprintln!("{} answered writes, all present after kill -9", answered.len());
+    eprintln!(
+        "{} answered writes, all present after kill -9",
+        answered.len()
+    );
 }

@@ -156,7 +156,10 @@ async fn cached_sqlite_store_conforms_and_every_read_follows_the_writes_before_i
             assert!(tx.delete("counter", &acct, &id).await.unwrap());
             tx.commit().await.unwrap();
             let mut r = store.read().await.unwrap();
-            assert!(r.get("counter", &acct, &id).await.unwrap().is_none(), "nothing deleted is served");
+            assert!(
+                r.get("counter", &acct, &id).await.unwrap().is_none(),
+                "nothing deleted is served"
+            );
         }));
     }
     for w in writers {
