@@ -172,14 +172,8 @@ async fn metrics(State(p): State<Probes>) -> Response<Body> {
 /// Where incident updates go: the Slack and Discord channels `[[sns.topics]]` names.
 fn chat_routes(config: &Config) -> Result<ChatRoutes, AppError> {
     let timeout = std::time::Duration::from_millis(config.engine.send_timeout_ms as u64);
-    let err = |e: String| AppError::Provider(e);
     let slack: Option<Arc<dyn ChatPoster>> = match &config.slack {
-        Some(s) => {
-            let token = s.bot_token().map_err(|e| err(e.to_string()))?;
-            let client = klaxon_slack::Client::new(&s.api_base_url, token.expose(), timeout)
-                .map_err(|e| err(e.to_string()))?;
-            Some(Arc::new(SlackPoster(client)))
-        }
+        Some(s) => Some(Arc::new(SlackPoster(slack_client(s, timeout)?))),
         None => None,
     };
     let discord: Option<Arc<dyn ChatPoster>> = match &config.discord {
@@ -187,6 +181,17 @@ fn chat_routes(config: &Config) -> Result<ChatRoutes, AppError> {
         None => None,
     };
     Ok(ChatRoutes::new(&config.sns.topics, slack, discord))
+}
+
+fn slack_client(
+    s: &crate::config::SlackConfig,
+    timeout: std::time::Duration,
+) -> Result<klaxon_slack::Client, AppError> {
+    let token = s
+        .bot_token()
+        .map_err(|e| AppError::Provider(e.to_string()))?;
+    klaxon_slack::Client::new(&s.api_base_url, token.expose(), timeout)
+        .map_err(|e| AppError::Provider(e.to_string()))
 }
 
 pub fn discord_client(

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod shapes;
 pub mod storage;
 pub mod telemetry;
+pub mod templates;
 pub mod wire;

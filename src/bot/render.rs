@@ -78,10 +78,7 @@ fn environment(dir: Option<&Path>, platform: Platform) -> Result<Environment<'st
         });
     }
     for (name, shipped) in TEMPLATES {
-        let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
-            Some(p) => std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-            None => shipped.to_string(),
-        };
+        let source = crate::templates::source(dir, name, shipped)?;
         env.add_template_owned(name.to_string(), source)
             .map_err(|e| format!("template {name}: {e}"))?;
     }
