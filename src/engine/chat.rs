@@ -2,9 +2,12 @@
 //! is one record per SNS topic, written in the transaction that made the change it reports, so
 //! it is neither lost nor invented. The engine posts it to every Slack and Discord channel the
 //! topic maps to, remembering after each post where it has gone, so a retry after a chat outage
-//! skips the channels that already have it; only a crash between a post and that note can
-//! repeat one post, as with an SMS in flight. Updates of one topic go out in the order they were
-//! made: an update waits while an earlier one of its topic is still pending.
+//! skips the channels that already have it. A post can be repeated only when its outcome was
+//! not recorded: a crash or a lost lease between the post and the note, or a post that timed
+//! out after the chat service had taken it, as with an SMS in flight. Each channel gets a
+//! topic's updates in the order they were made: an update waits for a channel while an earlier
+//! one still lacks that channel; a channel that is down holds up only itself, and one that
+//! refuses an update outright (no such channel, bot not invited) is passed over.
 //!
 //! An update is an AWS Chatbot custom notification (`version` 1.0, `source` custom), the same
 //! shape that arrives from AWS on `/hooks/sns`, so one renderer serves both.
@@ -12,13 +15,16 @@
 use super::Engine;
 use super::error::{EngineError, Result};
 use super::records::T_CHAT;
+use crate::delivery::DeliveryError;
+use crate::delivery::chat::ChatTarget;
 use crate::domain::arn::creation_sort_key;
 use crate::storage::{ListQuery, Record, StoreError, Timer, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 pub const CHAT_UPDATE: &str = "chat-update";
-/// An update that could not be posted for this long is dropped (and logged).
+/// An update whose posts have failed for this long is dropped (and logged).
 const GIVE_UP_MS: i64 = 24 * 3_600_000;
 /// How often a waiting update looks again for the earlier one to be gone.
 const WAIT_MS: i64 = 250;
@@ -31,6 +37,9 @@ pub struct UpdateBody {
     pub done: Vec<String>,
     pub attempts: i32,
     pub created_ms: i64,
+    /// When posting first failed; an update failing for a day is given up.
+    #[serde(default)]
+    pub first_failure_ms: Option<i64>,
     pub last_error: Option<String>,
 }
 
@@ -69,7 +78,9 @@ pub async fn enqueue<E: From<StoreError> + From<serde_json::Error>>(
     now: i64,
 ) -> std::result::Result<(), E> {
     for topic in topics {
-        let sort = creation_sort_key(now);
+        // Taken inside the transaction (and time-ordered): updates of one topic sort in the
+        // order their transactions got to write, not in the order the requests came in.
+        let sort = uuid::Uuid::now_v7().to_string();
         let id = format!("{topic}|{sort}");
         let body = UpdateBody {
             topic_arn: topic.clone(),
@@ -77,6 +88,7 @@ pub async fn enqueue<E: From<StoreError> + From<serde_json::Error>>(
             done: Vec::new(),
             attempts: 0,
             created_ms: now,
+            first_failure_ms: None,
             last_error: None,
         };
         tx.insert(&Record {
@@ -146,66 +158,90 @@ async fn finish(engine: &Engine, mut tx: Box<dyn Tx>, t: &Timer) -> Result<()> {
 }
 
 pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
-    let mut tx = engine.store.begin().await?;
-    let Some(rec) = tx.get(CHAT_UPDATE, &t.account, &t.subject).await? else {
-        return finish(engine, tx, t).await;
+    // Everything up to the posts only reads, so an update waiting its turn never takes the
+    // write lock.
+    let mut r = engine.store.read().await?;
+    let Some(rec) = r.get(CHAT_UPDATE, &t.account, &t.subject).await? else {
+        return finish(engine, engine.store.begin().await?, t).await;
     };
     let mut body: UpdateBody = serde_json::from_str(&rec.body)?;
-    let first = tx
+    let pending: Vec<ChatTarget> = engine
+        .delivery
+        .chat
+        .targets(&body.topic_arn)
+        .iter()
+        .filter(|target| !body.done.contains(&target.key()))
+        .cloned()
+        .collect();
+    let failing_for = body.first_failure_ms.map(|f| now - f).unwrap_or(0);
+    if pending.is_empty() || failing_for > GIVE_UP_MS {
+        if !pending.is_empty() {
+            tracing::error!(topic = %body.topic_arn, error = ?body.last_error, "giving up on a chat update after a day of failures");
+        }
+        let mut tx = engine.store.begin().await?;
+        tx.delete(CHAT_UPDATE, &t.account, &rec.id).await?;
+        return finish(engine, tx, t).await;
+    }
+    // In order per channel: an earlier update of the topic that a channel still lacks keeps
+    // this one from that channel, and from that channel only.
+    let earlier = r
         .list(&ListQuery {
             kind: CHAT_UPDATE.into(),
             account: t.account.clone(),
             parent: Some(body.topic_arn.clone()),
-            limit: 1,
+            sort_max: Some(rec.sort.clone()),
+            limit: 500,
             ..ListQuery::default()
         })
         .await?;
-    if first.first().is_some_and(|f| f.id != rec.id) {
-        return Err(EngineError::Deferred {
-            until_ms: now + WAIT_MS,
-        });
-    }
-    let targets = engine.delivery.chat.targets(&body.topic_arn).to_vec();
-    if targets.is_empty() || now - body.created_ms > GIVE_UP_MS {
-        if !targets.is_empty() {
-            tracing::error!(topic = %body.topic_arn, error = ?body.last_error, "giving up on a chat update after a day of failures");
+    drop(r);
+    let mut blocked = HashSet::new();
+    for e in &earlier {
+        if let Ok(b) = serde_json::from_str::<UpdateBody>(&e.body) {
+            for target in &pending {
+                if !b.done.contains(&target.key()) {
+                    blocked.insert(target.key());
+                }
+            }
         }
-        tx.delete(CHAT_UPDATE, &t.account, &rec.id).await?;
-        return finish(engine, tx, t).await;
     }
-    drop(tx);
     let timeout = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
-    // A channel that is down does not keep the update from the others; the next update of the
-    // topic waits until this one has reached them all.
-    let mut failed = false;
-    for target in targets {
+    let (mut waiting, mut failed) = (false, false);
+    for target in pending {
         let key = target.key();
-        if body.done.contains(&key) {
+        if blocked.contains(&key) {
+            waiting = true;
             continue;
         }
         let posted =
-            tokio::time::timeout(timeout, engine.delivery.chat.post(&target, &body.update))
+            match tokio::time::timeout(timeout, engine.delivery.chat.post(&target, &body.update))
                 .await
-                .map_err(|_| "timed out".to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            {
+                Ok(r) => r,
+                Err(_) => Err(DeliveryError::Temporary("timed out".into())),
+            };
+        match posted {
+            Ok(()) => body.done.push(key),
+            Err(DeliveryError::Permanent(e)) => {
+                // Retrying cannot help (no such channel, the bot not in it, a bad token): the
+                // channel is passed over so the updates behind this one are not held up.
+                tracing::error!(topic = %body.topic_arn, target = %key, error = %e, "chat service refused an update; skipped for this channel");
+                body.last_error = Some(e);
+                body.done.push(key);
+            }
+            Err(DeliveryError::Temporary(e)) => {
+                tracing::warn!(topic = %body.topic_arn, target = %key, error = %e, "chat post failed; will retry");
+                body.first_failure_ms.get_or_insert(now);
+                body.last_error = Some(e);
+                failed = true;
+            }
+        }
         let mut tx = engine.store.begin().await?;
         if !tx.hold_timer(&t.id, &engine.node).await? {
             return Err(EngineError::LeaseLost);
         }
-        match posted {
-            Ok(()) => {
-                body.done.push(key);
-                save(tx.as_mut(), rec.clone(), &body, now).await?;
-                tx.commit().await?;
-            }
-            Err(e) => {
-                tracing::warn!(topic = %body.topic_arn, target = %key, error = %e, "chat post failed; will retry");
-                body.last_error = Some(e);
-                save(tx.as_mut(), rec.clone(), &body, now).await?;
-                tx.commit().await?;
-                failed = true;
-            }
-        }
+        save(tx.as_mut(), rec.clone(), &body, now).await?;
+        tx.commit().await?;
     }
     if failed {
         body.attempts += 1;
@@ -218,6 +254,11 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         let backoff = (1000i64 << body.attempts.clamp(0, 9)).min(300_000);
         return Err(EngineError::Deferred {
             until_ms: now + backoff,
+        });
+    }
+    if waiting {
+        return Err(EngineError::Deferred {
+            until_ms: now + WAIT_MS,
         });
     }
     let mut tx = engine.store.begin().await?;

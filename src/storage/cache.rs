@@ -98,6 +98,29 @@ impl<S: Store + 'static> Reader for CachedReader<S> {
     }
 }
 
+struct Forget {
+    cache: Arc<RwLock<Cache>>,
+    changes: Vec<Change>,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if self.changes.is_empty() {
+            return;
+        }
+        let mut c = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        for change in &self.changes {
+            match change {
+                Change::Key(k) => {
+                    c.map.remove(k);
+                }
+                Change::All => c.map.clear(),
+            }
+        }
+        c.epoch += 1;
+    }
+}
+
 enum Change {
     Key(String),
     /// Many records went at once (a whole kind, or a parent's children).
@@ -161,21 +184,11 @@ impl Tx for CachedTx {
             cache,
             changes,
         } = *self;
-        let committed = inner.commit().await;
-        if !changes.is_empty() {
-            // Also after a failed commit: whether it reached the file is not known for sure.
-            let mut c = cache.write().unwrap_or_else(|p| p.into_inner());
-            for change in &changes {
-                match change {
-                    Change::Key(k) => {
-                        c.map.remove(k);
-                    }
-                    Change::All => c.map.clear(),
-                }
-            }
-            c.epoch += 1;
-        }
-        committed
+        // The keys are forgotten when the guard drops: after the commit, after a failed commit
+        // (whether it reached the file is not known for sure), and also when the caller's
+        // future is dropped mid-commit while the database finishes it anyway.
+        let _forget = Forget { cache, changes };
+        inner.commit().await
     }
 }
 
