@@ -89,7 +89,7 @@ pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Byte
             let work = async move {
                 match parsed {
                     Ok(c) => bot.run(&caller, c).await,
-                    Err(e) => super::exec::Bot::parse_failed(&e),
+                    Err(e) => super::exec::Bot::parse_failed(Platform::Discord, &e),
                 }
             };
             answer(&h, discord, cmd.token.clone(), work).await

@@ -25,18 +25,42 @@ pub struct Bot {
     pub now_ms: std::sync::Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
+/// Words built in code rather than from a template, escaped like template values for Slack
+/// (they may carry input, a sender's name or an API message).
+fn plain(platform: Platform, s: impl Into<String>) -> Reply {
+    let s = s.into();
+    Reply::text(match platform {
+        Platform::Slack => super::render::slack_escape(&s),
+        Platform::Discord => s,
+    })
+}
+
 /// A failed step, already in words for the chat user.
 struct Said(String);
 
 type Step<T> = Result<T, Said>;
 
+/// Errors that are about the input are repeated to the chat user; anything else (permissions,
+/// throttling, a service fault) is logged and summarised, since replies are posted in the
+/// channel and a denial names the bot's account and principal.
 fn sdk_words<E: ProvideErrorMetadata>(what: &str, e: &E) -> Said {
-    let detail = e
-        .message()
-        .map(str::to_string)
-        .or_else(|| e.code().map(str::to_string))
-        .unwrap_or_else(|| "Klaxon could not be reached".into());
-    Said(format!("Could not {what}: {detail}"))
+    const ABOUT_THE_INPUT: &[&str] = &[
+        "ValidationException",
+        "ResourceNotFoundException",
+        "ConflictException",
+        "ServiceQuotaExceededException",
+    ];
+    match (e.code(), e.message()) {
+        (Some(code), Some(m)) if ABOUT_THE_INPUT.contains(&code) => {
+            Said(format!("Could not {what}: {m}"))
+        }
+        (code, m) => {
+            tracing::warn!(code = ?code, message = ?m, "the bot's SDK call failed: could not {what}");
+            Said(format!(
+                "Could not {what}: Klaxon's API refused or failed the call (see the server log)."
+            ))
+        }
+    }
 }
 
 fn when(t: Option<&DateTime>) -> String {
@@ -67,8 +91,18 @@ pub fn ack_action(page_arn: &str) -> String {
     }
 }
 
+/// `resolve:<plan>/<id>`, which names the incident without a search (the ARN is the plan's
+/// with `incident-record/`); `resolve:<id>` when that would be too long for Discord.
 pub fn resolve_action(incident_arn: &str) -> String {
-    format!("resolve:{}", tail(incident_arn))
+    let mut parts = incident_arn.rsplit('/');
+    let id = parts.next().unwrap_or_default();
+    let plan = parts.next().unwrap_or_default();
+    let full = format!("resolve:{plan}/{id}");
+    if !plan.is_empty() && full.len() <= 100 {
+        full
+    } else {
+        format!("resolve:{id}")
+    }
 }
 
 fn ack_button(page_arn: &str) -> Button {
@@ -111,7 +145,7 @@ impl Bot {
             Command::Oncall { contact } => self.oncall(caller, contact.as_deref()).await,
             Command::Engagements => self.engagements(caller).await,
         };
-        out.unwrap_or_else(|Said(s)| Reply::text(s))
+        out.unwrap_or_else(|Said(s)| plain(caller.platform, s))
     }
 
     /// A button press: `ack:<alias>/<page id>` or `resolve:<incident id>`.
@@ -121,11 +155,11 @@ impl Bot {
             Some(("resolve", incident)) => self.resolve(caller, incident).await,
             _ => Err(Said(format!("Klaxon does not know the button {action:?}."))),
         };
-        out.unwrap_or_else(|Said(s)| Reply::text(s))
+        out.unwrap_or_else(|Said(s)| plain(caller.platform, s))
     }
 
-    pub fn parse_failed(e: &ParseError) -> Reply {
-        Reply::text(e.to_string())
+    pub fn parse_failed(platform: Platform, e: &ParseError) -> Reply {
+        plain(platform, e.to_string())
     }
 
     /// The alias of the contact the chat user is linked to.
@@ -198,6 +232,13 @@ impl Bot {
     async fn incident_arn(&self, name: &str) -> Step<String> {
         if name.starts_with("arn:") {
             return Ok(name.to_string());
+        }
+        if let Some((plan, id)) = name.split_once('/') {
+            let plan_arn = self.plan_arn(plan).await?;
+            return Ok(format!(
+                "{}/{id}",
+                plan_arn.replacen(":response-plan/", ":incident-record/", 1)
+            ));
         }
         if name.len() < 4 {
             return Err(Said(format!(
@@ -398,7 +439,10 @@ impl Bot {
             .send()
             .await
             .map_err(|e| sdk_words("add the note", &e))?;
-        Ok(Reply::text(format!("Note added to `{}`.", short(&arn))))
+        Ok(plain(
+            caller.platform,
+            format!("Note added to `{}`.", short(&arn)),
+        ))
     }
 
     async fn page(&self, caller: &Caller, alias: &str, message: &str) -> Step<Reply> {
@@ -523,7 +567,7 @@ impl Bot {
         let contact = self.contact_arn(&alias).await?;
         let open = self.open_pages(&contact).await?;
         if open.is_empty() {
-            return Ok(Reply::text(format!("{alias} has no open page.")));
+            return Ok(plain(caller.platform, format!("{alias} has no open page.")));
         }
         let candidates: Vec<_> = match code {
             Some(_) => open.iter().collect(),
@@ -532,28 +576,32 @@ impl Bot {
         for p in candidates {
             match self.accept(caller, p.page_arn(), code).await {
                 Ok(()) => {
-                    return Ok(Reply::text(format!(
-                        "Acknowledged {alias}'s page from {}.",
-                        p.sender()
-                    )));
+                    return Ok(plain(
+                        caller.platform,
+                        format!("Acknowledged {alias}'s page from {}.", p.sender()),
+                    ));
                 }
                 Err(e) if e.code() == Some("ValidationException") && code.is_some() => continue,
                 Err(e) => return Err(sdk_words("acknowledge the page", &e)),
             }
         }
-        Ok(Reply::text(format!(
-            "None of {alias}'s open pages has the code {}.",
-            code.unwrap_or_default()
-        )))
+        Ok(plain(
+            caller.platform,
+            format!(
+                "None of {alias}'s open pages has the code {}.",
+                code.unwrap_or_default()
+            ),
+        ))
     }
 
     async fn ack_button(&self, caller: &Caller, page: &str) -> Step<Reply> {
         let alias = self.linked(caller)?;
         let (owner, id) = page.split_once('/').unwrap_or(("", page));
         if !owner.is_empty() && owner != alias {
-            return Ok(Reply::text(format!(
-                "This page is for {owner}; only {owner} can acknowledge it."
-            )));
+            return Ok(plain(
+                caller.platform,
+                format!("This page is for {owner}; only {owner} can acknowledge it."),
+            ));
         }
         let contact = self.contact_arn(&alias).await?;
         // The page ARN is the contact's with `page/<alias>/<id>` in place of `contact/<alias>`.
@@ -563,8 +611,12 @@ impl Bot {
             .unwrap_or_default();
         let arn = format!("{prefix}:page/{alias}/{id}");
         match self.accept(caller, &arn, None).await {
-            Ok(()) => Ok(Reply::text(format!("{alias} acknowledged the page."))),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Reply::text(
+            Ok(()) => Ok(plain(
+                caller.platform,
+                format!("{alias} acknowledged the page."),
+            )),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(plain(
+                caller.platform,
                 "This page is not one of yours; only the paged person can acknowledge it.",
             )),
             Err(e) => Err(sdk_words("acknowledge the page", &e)),
@@ -575,17 +627,23 @@ impl Bot {
         let schedules: Vec<String> = match contact {
             Some(alias) => vec![self.contact_arn(alias).await?],
             None => {
-                let out = self
-                    .contacts
-                    .list_contacts()
-                    .r#type(ContactType::OncallSchedule)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_words("list on-call schedules", &e))?;
-                out.contacts()
-                    .iter()
-                    .map(|c| c.contact_arn().to_string())
-                    .collect()
+                let mut all = Vec::new();
+                let mut token = None;
+                loop {
+                    let out = self
+                        .contacts
+                        .list_contacts()
+                        .r#type(ContactType::OncallSchedule)
+                        .set_next_token(token)
+                        .send()
+                        .await
+                        .map_err(|e| sdk_words("list on-call schedules", &e))?;
+                    all.extend(out.contacts().iter().map(|c| c.contact_arn().to_string()));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() || all.len() >= 50 {
+                        break all;
+                    }
+                }
             }
         };
         let now = (self.now_ms)();
@@ -819,7 +877,12 @@ mod tests {
             Some(1_484_238_642_236)
         );
         let inc = "arn:aws:ssm-incidents::111122223333:incident-record/checkout/0191b3c4-aaaa";
-        assert_eq!(resolve_action(inc), "resolve:0191b3c4-aaaa");
+        assert_eq!(resolve_action(inc), "resolve:checkout/0191b3c4-aaaa");
+        let long = format!(
+            "arn:aws:ssm-incidents::111122223333:incident-record/{}/0191b3c4-aaaa",
+            "p".repeat(100)
+        );
+        assert_eq!(resolve_action(&long), "resolve:0191b3c4-aaaa");
         assert_eq!(short(inc), "0191b3c4");
     }
 }

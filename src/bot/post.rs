@@ -117,6 +117,8 @@ pub fn update_reply(platform: Platform, update: &Value) -> Reply {
             danger: true,
         });
     }
+    // An update from SNS may carry ARNs too long for a button id (Discord allows 100).
+    buttons.retain(|b| b.action.len() <= 100);
     Reply { text, buttons }
 }
 
@@ -182,7 +184,7 @@ mod tests {
         let buttons = &slack["blocks"][1]["elements"];
         assert_eq!(buttons[0]["action_id"], "ack:akuam/p1");
         assert_eq!(buttons[0]["type"], "button");
-        assert_eq!(buttons[1]["action_id"], "resolve:0191b3c4-aaaa");
+        assert_eq!(buttons[1]["action_id"], "resolve:checkout/0191b3c4-aaaa");
         assert_eq!(buttons[1]["style"], "danger");
         let discord = discord_message(&update_reply(Platform::Discord, &update));
         assert!(

@@ -114,7 +114,12 @@ pub async fn commands(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -
     };
     let cmd = match command::parse(&param(&params, "text")) {
         Ok(c) => c,
-        Err(e) => return json_response(reply_body(&super::exec::Bot::parse_failed(&e), false)),
+        Err(e) => {
+            return json_response(reply_body(
+                &super::exec::Bot::parse_failed(Platform::Slack, &e),
+                false,
+            ));
+        }
     };
     let public = !matches!(cmd, Command::Help);
     let bot = h.bot.clone();

@@ -149,11 +149,9 @@ pub struct SnsConfig {
 impl Default for SnsConfig {
     fn default() -> Self {
         SnsConfig {
-            cert_url_pattern: r"^https://sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?/.*\.pem$"
-                .into(),
+            cert_url_pattern: klaxon_sns::DEFAULT_CERT_URL_PATTERN.into(),
             cert_file: None,
-            subscribe_url_pattern: r"^https://sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?/.*$"
-                .into(),
+            subscribe_url_pattern: klaxon_sns::DEFAULT_SUBSCRIBE_URL_PATTERN.into(),
             topics: Vec::new(),
         }
     }

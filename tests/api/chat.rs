@@ -386,7 +386,10 @@ async fn slack_start_posts_to_the_channel_and_the_resolve_button_resolves() {
         incident.incident_record_source.as_ref().unwrap().source,
         "klaxon.slack"
     );
-    let resolve = format!("resolve:{}", incident.arn.rsplit('/').next().unwrap());
+    let resolve = format!(
+        "resolve:checkout/{}",
+        incident.arn.rsplit('/').next().unwrap()
+    );
     assert_eq!(buttons(&r.body), vec![resolve.clone()]);
 
     c.app.tick().await;
@@ -513,6 +516,13 @@ async fn forged_stale_and_unsigned_slack_requests_change_nothing() {
         text_of(&r.body).contains("no incident whose id starts with 0000ffff"),
         "{:?}",
         r.body
+    );
+    // Input echoed back cannot ping the channel.
+    let r = slash(&c, "U0AKUA", "show <!channel>").await;
+    let text = text_of(&r.body);
+    assert!(
+        text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"),
+        "{text}"
     );
     assert!(incidents(&c.app).await.is_empty());
 }
@@ -738,7 +748,7 @@ async fn discord_ping_command_and_button_with_ed25519_signatures() {
         .to_string();
     assert!(resolve.starts_with("resolve:"));
 
-    let r = discord(&c, &command("impact", json!([{"name": "incident", "type": 3, "value": &resolve[8..16]}, {"name": "impact", "type": 4, "value": 9}]))).await;
+    let r = discord(&c, &command("impact", json!([{"name": "incident", "type": 3, "value": &resolve.rsplit('/').next().unwrap()[..8]}, {"name": "impact", "type": 4, "value": 9}]))).await;
     assert!(
         r.body["data"]["content"]
             .as_str()

@@ -13,16 +13,14 @@ use rustls_pki_types::{
 
 use crate::{Envelope, SnsError};
 
-/// The rule AWS's own SNS message validators apply: HTTPS, a regional SNS host (GovCloud and
-/// China included, but not just anything under amazonaws.com, which would take in S3
-/// buckets), and a `.pem` file.
-pub const DEFAULT_CERT_URL_PATTERN: &str =
-    r"^https://sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?/.*\.pem$";
+/// HTTPS, an SNS host of a region (GovCloud and China included) and SNS's certificate file
+/// name. Stricter than AWS's own validators (`sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com`), which
+/// also take `sns.s3.amazonaws.com` — the S3 bucket named `sns`, whose owner could host a
+/// certificate of their own.
+pub const DEFAULT_CERT_URL_PATTERN: &str = r"^https://sns\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+\.amazonaws\.com(\.cn)?/SimpleNotificationService-[0-9a-zA-Z]+\.pem$";
 
-/// The same hosts as [`DEFAULT_CERT_URL_PATTERN`]; a SubscribeURL is a query on the root path,
-/// so it cannot end in `.pem`.
-pub const DEFAULT_SUBSCRIBE_URL_PATTERN: &str =
-    r"^https://sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?/.*$";
+/// The same hosts as [`DEFAULT_CERT_URL_PATTERN`]; a SubscribeURL is a query on the root path.
+pub const DEFAULT_SUBSCRIBE_URL_PATTERN: &str = r"^https://sns\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+\.amazonaws\.com(\.cn)?/\?Action=ConfirmSubscription&.*$";
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -399,9 +397,9 @@ mod tests {
         let verifier = Verifier::fetching(DEFAULT_CERT_URL_PATTERN, DEFAULT_TIMEOUT).unwrap();
         for url in [
             "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
-            "https://sns.us-gov-west-1.amazonaws.com/x.pem",
-            "https://sns.cn-north-1.amazonaws.com.cn/x.pem",
-            "HTTPS://SNS.US-EAST-1.AMAZONAWS.COM/x.pem",
+            "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-9c64.pem",
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-9c64.pem",
+            "HTTPS://SNS.US-EAST-1.AMAZONAWS.COM/SimpleNotificationService-abc.pem",
         ] {
             assert!(verifier.cert_url_allowed(url), "{url}");
         }
@@ -413,6 +411,9 @@ mod tests {
             "https://evil.example\\@sns.us-east-1.amazonaws.com/x.pem",
             "https://sns.us-east-1.amazonaws.com:8443/x.pem",
             "https://s3.amazonaws.com/x.pem",
+            "https://sns.s3.amazonaws.com/SimpleNotificationService-abc.pem",
+            "https://sns.s3-accelerate.amazonaws.com/SimpleNotificationService-abc.pem",
+            "https://sns.us-east-1.amazonaws.com/x.pem",
             "https://sns.us-east-1.amazonaws.com/x.pem.txt",
             "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
             "not a url",
