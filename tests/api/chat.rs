@@ -32,6 +32,8 @@ struct Fake {
     /// (path, body) of every call, in arrival order.
     calls: Mutex<Vec<(String, Value)>>,
     slack_down: AtomicBool,
+    /// Slack answers `channel_not_found`, as for a channel the bot cannot post to.
+    slack_refuses: AtomicBool,
     bad_auth: AtomicUsize,
     arrived: Notify,
 }
@@ -87,6 +89,12 @@ async fn slack_post_message(
     }
     if f.slack_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down".into());
+    }
+    if f.slack_refuses.load(Ordering::SeqCst) {
+        return (
+            StatusCode::OK,
+            json!({"ok": false, "error": "channel_not_found"}).to_string(),
+        );
     }
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     f.record("slack:post".into(), v.clone());
@@ -1102,4 +1110,33 @@ async fn oncall_names_who_is_on_call_now_and_next() {
         "{:?}",
         r.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_refuses_updates_is_passed_over_without_holding_others_up() {
+    let c = chat_app().await;
+    checkout_plan(&c.app).await;
+    c.fake.slack_refuses.store(true, Ordering::SeqCst);
+    slash(&c, "U0AKUA", "start checkout Refused").await;
+    let arn = incidents(&c.app).await[0].arn.clone();
+    let short = &arn.rsplit('/').next().unwrap()[..8];
+    slash(&c, "U0AKUA", &format!("note {short} first note")).await;
+    c.app.tick().await;
+    c.app.advance(1_000).await;
+    let discord = c
+        .fake
+        .posts_to(&format!("discord:channel:{DISCORD_CHANNEL}"));
+    assert_eq!(discord.len(), 2, "{discord:#?}");
+    assert!(c.fake.posts_to("slack:post").is_empty());
+    assert_eq!(
+        c.app.running.store.count("chat-update").await.unwrap(),
+        0,
+        "nothing is left waiting on a channel that refuses"
+    );
+    c.fake.slack_refuses.store(false, Ordering::SeqCst);
+    slash(&c, "U0AKUA", &format!("note {short} second note")).await;
+    c.app.tick().await;
+    let slack: Vec<String> = c.fake.posts_to("slack:post").iter().map(text_of).collect();
+    assert_eq!(slack.len(), 1, "{slack:#?}");
+    assert!(slack[0].contains("second note"));
 }
