@@ -15,13 +15,13 @@ struct Body {
     result: String,
 }
 
-pub enum Replay {
+enum Replay {
     Fresh,
     Same(String),
     Mismatch,
 }
 
-pub fn fingerprint<T: Serialize>(input: &T) -> String {
+fn fingerprint<T: Serialize>(input: &T) -> String {
     crate::domain::codes::hash_code("request", &serde_json::to_string(input).unwrap_or_default())
 }
 
@@ -34,7 +34,7 @@ fn live(token: Option<&str>) -> Option<&str> {
 }
 
 /// What an earlier call with this token left, if it is still within the retention window.
-pub async fn lookup<E: From<StoreError> + From<serde_json::Error>>(
+async fn lookup<E: From<StoreError> + From<serde_json::Error>>(
     tx: &mut dyn Tx,
     account: &str,
     operation: &str,
@@ -60,7 +60,7 @@ pub async fn lookup<E: From<StoreError> + From<serde_json::Error>>(
     })
 }
 
-pub async fn remember<E: From<StoreError> + From<serde_json::Error>>(
+async fn remember<E: From<StoreError> + From<serde_json::Error>>(
     tx: &mut dyn Tx,
     account: &str,
     operation: &str,
@@ -88,4 +88,70 @@ pub async fn remember<E: From<StoreError> + From<serde_json::Error>>(
     })
     .await?;
     Ok(())
+}
+
+/// The token of one mutating call, with what is needed to replay or remember it; each service
+/// wraps it with its own ConflictException for a token reused with other input.
+pub struct Guard {
+    operation: &'static str,
+    token: Option<String>,
+    fingerprint: String,
+    account: String,
+    now: i64,
+}
+
+impl Guard {
+    /// `input` is the request without its token, so a replay is recognised by what it asks.
+    pub fn new<T: Serialize>(
+        account: &str,
+        operation: &'static str,
+        token: Option<&str>,
+        input: &T,
+        now: i64,
+    ) -> Guard {
+        Guard {
+            operation,
+            token: token.map(str::to_string),
+            fingerprint: fingerprint(input),
+            account: account.to_string(),
+            now,
+        }
+    }
+
+    pub fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+
+    /// The result the first call with this token returned, if a live one exists; `mismatch`
+    /// is the error for the same token with other input.
+    pub async fn replayed<E: From<StoreError> + From<serde_json::Error>>(
+        &self,
+        tx: &mut dyn Tx,
+        mismatch: impl FnOnce(&Guard) -> E,
+    ) -> Result<Option<String>, E> {
+        let (op, token) = (self.operation, self.token.as_deref());
+        match lookup::<E>(tx, &self.account, op, token, &self.fingerprint, self.now).await? {
+            Replay::Fresh => Ok(None),
+            Replay::Same(result) => Ok(Some(result)),
+            Replay::Mismatch => Err(mismatch(self)),
+        }
+    }
+
+    pub async fn remember<E: From<StoreError> + From<serde_json::Error>>(
+        &self,
+        tx: &mut dyn Tx,
+        result: &str,
+    ) -> Result<(), E> {
+        let (op, token) = (self.operation, self.token.as_deref());
+        remember::<E>(
+            tx,
+            &self.account,
+            op,
+            token,
+            &self.fingerprint,
+            result,
+            self.now,
+        )
+        .await
+    }
 }

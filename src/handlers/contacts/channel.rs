@@ -2,8 +2,9 @@
 
 use super::activation::{issue_code, queue_code};
 use super::errors::{conflict, invalid, not_found};
+use super::idempotency::IdempotencyToken;
 use super::records::{CHANNEL, CONTACT, ChannelBody, ContactBody, RT_CHANNEL, RT_CONTACT};
-use super::{ContactsService, idempotency, page_size, resume_after, save};
+use super::{ContactsService, page_size, resume_after, save};
 use crate::domain::address::{is_email, is_phone_number};
 use crate::domain::arn::{contacts_arn, creation_sort_key, new_id};
 use crate::handlers::paging::page;
@@ -80,23 +81,19 @@ pub async fn create(
     };
     check_address(&channel_type, &address)?;
     let now = svc.clock.now_ms();
-    let token = input.idempotency_token.as_deref();
-    let fp = idempotency::fingerprint(&CreateContactChannelRequest {
-        idempotency_token: None,
-        ..input.clone()
-    });
+    let guard = IdempotencyToken::new(
+        &ctx,
+        "CreateContactChannel",
+        input.idempotency_token.as_deref(),
+        &CreateContactChannelRequest {
+            idempotency_token: None,
+            ..input.clone()
+        },
+        now,
+    );
 
     let mut tx = svc.store.begin().await?;
-    if let Some(done) = idempotency::replay(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateContactChannel",
-        token,
-        &fp,
-        now,
-    )
-    .await?
-    {
+    if let Some(done) = guard.replayed(tx.as_mut()).await? {
         return Ok(CreateContactChannelResult {
             contact_channel_arn: Some(done),
         });
@@ -165,16 +162,7 @@ pub async fn create(
         )
         .await?;
     }
-    idempotency::remember(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateContactChannel",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     svc.wake.notify_one();
     Ok(CreateContactChannelResult {

@@ -1,10 +1,11 @@
 //! Contacts: personal contacts, escalation plans and on-call schedules.
 
 use super::errors::{conflict, invalid_fields, not_found};
+use super::idempotency::IdempotencyToken;
 use super::records::{
     CHANNEL, CONTACT, ChannelBody, ContactBody, POLICY, ROTATION, RT_CONTACT, TAGS, TagsBody,
 };
-use super::{ContactsService, idempotency, page_size, resume_after, save};
+use super::{ContactsService, page_size, resume_after, save};
 use crate::domain::arn::contacts_arn;
 use crate::domain::plan::{self, ContactKind, Known, PlanView, StageView, TargetView};
 use crate::handlers::paging::page;
@@ -132,23 +133,19 @@ pub async fn create(
     let contact_type = input.r#type.clone().unwrap_or(ContactType::Personal);
     let arn = contacts_arn(&ctx.region, &ctx.account_id, "contact", &alias);
     let now = svc.clock.now_ms();
-    let token = input.idempotency_token.as_deref();
-    let fp = idempotency::fingerprint(&CreateContactRequest {
-        idempotency_token: None,
-        ..input.clone()
-    });
+    let guard = IdempotencyToken::new(
+        &ctx,
+        "CreateContact",
+        input.idempotency_token.as_deref(),
+        &CreateContactRequest {
+            idempotency_token: None,
+            ..input.clone()
+        },
+        now,
+    );
 
     let mut tx = svc.store.begin().await?;
-    if let Some(done) = idempotency::replay(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateContact",
-        token,
-        &fp,
-        now,
-    )
-    .await?
-    {
+    if let Some(done) = guard.replayed(tx.as_mut()).await? {
         return Ok(CreateContactResult {
             contact_arn: Some(done),
         });
@@ -193,16 +190,7 @@ pub async fn create(
         )
         .await?;
     }
-    idempotency::remember(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateContact",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     Ok(CreateContactResult {
         contact_arn: Some(arn),

@@ -3,7 +3,8 @@
 //! the commit so the first sends go out at once.
 
 use super::errors::invalid;
-use super::{ContactsService, idempotency, page_size, resume_after};
+use super::idempotency::IdempotencyToken;
+use super::{ContactsService, page_size, resume_after};
 use crate::engine::engagement::{self, Start};
 use crate::engine::records::{ENGAGEMENT, EngagementBody, Message, RT_ENGAGEMENT};
 use crate::handlers::incidents::{PAGE_EVENT, engagement_event};
@@ -19,22 +20,18 @@ pub async fn start(
     input: StartEngagementRequest,
 ) -> Result<StartEngagementResult, Error> {
     let now = svc.clock.now_ms();
-    let token = input.idempotency_token.as_deref();
-    let fp = idempotency::fingerprint(&StartEngagementRequest {
-        idempotency_token: None,
-        ..input.clone()
-    });
-    let mut tx = svc.store.begin().await?;
-    if let Some(done) = idempotency::replay(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = IdempotencyToken::new(
+        &ctx,
         "StartEngagement",
-        token,
-        &fp,
+        input.idempotency_token.as_deref(),
+        &StartEngagementRequest {
+            idempotency_token: None,
+            ..input.clone()
+        },
         now,
-    )
-    .await?
-    {
+    );
+    let mut tx = svc.store.begin().await?;
+    if let Some(done) = guard.replayed(tx.as_mut()).await? {
         return Ok(StartEngagementResult {
             engagement_arn: Some(done),
         });
@@ -66,16 +63,7 @@ pub async fn start(
         now,
     )
     .await?;
-    idempotency::remember(
-        tx.as_mut(),
-        &ctx.account_id,
-        "StartEngagement",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     svc.wake.notify_one();
     Ok(StartEngagementResult {

@@ -1,40 +1,39 @@
 //! IdempotencyToken replay for contacts operations, on the shared client-token store.
 
 use super::errors::conflict;
-use crate::handlers::idempotency::{self as shared, Replay};
+use crate::handlers::idempotency::Guard;
+use crate::shapes::Context;
 use crate::shapes::contacts::Error;
 use crate::storage::Tx;
 
-pub use shared::fingerprint;
+/// The IdempotencyToken of one mutating call: an earlier call with the same token and input is
+/// answered with its result; the same token with other input is a ConflictException.
+pub struct IdempotencyToken(Guard);
 
-/// The earlier result for this token, if a live one exists.
-pub async fn replay(
-    tx: &mut dyn Tx,
-    account: &str,
-    operation: &str,
-    token: Option<&str>,
-    fingerprint: &str,
-    now_ms: i64,
-) -> Result<Option<String>, Error> {
-    match shared::lookup::<Error>(tx, account, operation, token, fingerprint, now_ms).await? {
-        Replay::Fresh => Ok(None),
-        Replay::Same(result) => Ok(Some(result)),
-        Replay::Mismatch => Err(conflict(
-            "IDEMPOTENCY_TOKEN",
-            token.unwrap_or_default(),
-            "IdempotencyToken was already used with different parameters",
-        )),
+impl IdempotencyToken {
+    pub fn new<T: serde::Serialize>(
+        ctx: &Context,
+        operation: &'static str,
+        token: Option<&str>,
+        input: &T,
+        now: i64,
+    ) -> Self {
+        IdempotencyToken(Guard::new(&ctx.account_id, operation, token, input, now))
     }
-}
 
-pub async fn remember(
-    tx: &mut dyn Tx,
-    account: &str,
-    operation: &str,
-    token: Option<&str>,
-    fingerprint: &str,
-    result: &str,
-    now_ms: i64,
-) -> Result<(), Error> {
-    shared::remember(tx, account, operation, token, fingerprint, result, now_ms).await
+    pub async fn replayed(&self, tx: &mut dyn Tx) -> Result<Option<String>, Error> {
+        self.0
+            .replayed(tx, |g| {
+                conflict(
+                    "IDEMPOTENCY_TOKEN",
+                    g.token(),
+                    "IdempotencyToken was already used with different parameters",
+                )
+            })
+            .await
+    }
+
+    pub async fn remember(&self, tx: &mut dyn Tx, result: &str) -> Result<(), Error> {
+        self.0.remember(tx, result).await
+    }
 }

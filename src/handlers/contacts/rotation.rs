@@ -2,8 +2,9 @@
 //! `domain::rotation`, never stored).
 
 use super::errors::{invalid, invalid_fields, not_found, quota};
+use super::idempotency::IdempotencyToken;
 use super::records::*;
-use super::{ContactsService, idempotency, page_size, resume_after, save};
+use super::{ContactsService, page_size, resume_after, save};
 use crate::domain::arn::{contacts_arn, new_id};
 use crate::domain::rotation::{self, Shift, time_zone};
 use crate::handlers::paging::{decode_token, encode_token, page};
@@ -86,22 +87,18 @@ pub async fn create(
     super::records::recurrence(&recurrence).map_err(field)?;
     let tz = input.time_zone_id.clone().unwrap_or_default();
     check_time_zone(&tz)?;
-    let token = input.idempotency_token.as_deref();
-    let fp = idempotency::fingerprint(&CreateRotationRequest {
-        idempotency_token: None,
-        ..input.clone()
-    });
-    let mut tx = svc.store.begin().await?;
-    if let Some(done) = idempotency::replay(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = IdempotencyToken::new(
+        &ctx,
         "CreateRotation",
-        token,
-        &fp,
+        input.idempotency_token.as_deref(),
+        &CreateRotationRequest {
+            idempotency_token: None,
+            ..input.clone()
+        },
         now,
-    )
-    .await?
-    {
+    );
+    let mut tx = svc.store.begin().await?;
+    if let Some(done) = guard.replayed(tx.as_mut()).await? {
         return Ok(CreateRotationResult {
             rotation_arn: Some(done),
         });
@@ -133,16 +130,7 @@ pub async fn create(
         };
         super::tags::write(tx.as_mut(), &ctx, &arn, tags, now).await?;
     }
-    idempotency::remember(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateRotation",
-        token,
-        &fp,
-        &arn,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &arn).await?;
     tx.commit().await?;
     Ok(CreateRotationResult {
         rotation_arn: Some(arn),
@@ -441,22 +429,18 @@ pub async fn create_override(
     if end <= start {
         return Err(invalid("EndTime", "must be after StartTime"));
     }
-    let token = input.idempotency_token.as_deref();
-    let fp = idempotency::fingerprint(&CreateRotationOverrideRequest {
-        idempotency_token: None,
-        ..input.clone()
-    });
-    let mut tx = svc.store.begin().await?;
-    if let Some(done) = idempotency::replay(
-        tx.as_mut(),
-        &ctx.account_id,
+    let guard = IdempotencyToken::new(
+        &ctx,
         "CreateRotationOverride",
-        token,
-        &fp,
+        input.idempotency_token.as_deref(),
+        &CreateRotationOverrideRequest {
+            idempotency_token: None,
+            ..input.clone()
+        },
         now,
-    )
-    .await?
-    {
+    );
+    let mut tx = svc.store.begin().await?;
+    if let Some(done) = guard.replayed(tx.as_mut()).await? {
         return Ok(CreateRotationOverrideResult {
             rotation_override_id: Some(done),
         });
@@ -498,16 +482,7 @@ pub async fn create_override(
         updated_ms: now,
     })
     .await?;
-    idempotency::remember(
-        tx.as_mut(),
-        &ctx.account_id,
-        "CreateRotationOverride",
-        token,
-        &fp,
-        &override_id,
-        now,
-    )
-    .await?;
+    guard.remember(tx.as_mut(), &override_id).await?;
     tx.commit().await?;
     Ok(CreateRotationOverrideResult {
         rotation_override_id: Some(override_id),

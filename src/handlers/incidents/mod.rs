@@ -378,13 +378,7 @@ impl Api for IncidentsService {
 
 /// The clientToken of one mutating call: an earlier call with the same token and input is
 /// answered with its result; the same token with other input is a conflict.
-pub struct ClientToken {
-    operation: &'static str,
-    token: Option<String>,
-    fingerprint: String,
-    account: String,
-    now: i64,
-}
+pub struct ClientToken(crate::handlers::idempotency::Guard);
 
 impl ClientToken {
     pub fn new<T: serde::Serialize>(
@@ -394,37 +388,21 @@ impl ClientToken {
         input: &T,
         now: i64,
     ) -> Self {
-        ClientToken {
+        ClientToken(crate::handlers::idempotency::Guard::new(
+            &ctx.account_id,
             operation,
-            token: token.map(str::to_string),
-            fingerprint: crate::handlers::idempotency::fingerprint(input),
-            account: ctx.account_id.clone(),
+            token,
+            input,
             now,
-        }
+        ))
     }
 
     /// The result the first call with this token returned, if there was one.
     pub async fn replayed(&self, tx: &mut dyn Tx) -> Result<Option<String>, Error> {
-        use crate::handlers::idempotency::{Replay, lookup};
-        let (op, token) = (self.operation, self.token.as_deref());
-        match lookup::<Error>(tx, &self.account, op, token, &self.fingerprint, self.now).await? {
-            Replay::Fresh => Ok(None),
-            Replay::Same(result) => Ok(Some(result)),
-            Replay::Mismatch => Err(errors::token_reused()),
-        }
+        self.0.replayed(tx, |_| errors::token_reused()).await
     }
 
     pub async fn remember(&self, tx: &mut dyn Tx, result: &str) -> Result<(), Error> {
-        let (op, token) = (self.operation, self.token.as_deref());
-        crate::handlers::idempotency::remember::<Error>(
-            tx,
-            &self.account,
-            op,
-            token,
-            &self.fingerprint,
-            result,
-            self.now,
-        )
-        .await
+        self.0.remember(tx, result).await
     }
 }
