@@ -6,13 +6,13 @@
 
 mod common;
 
+use common::pct;
+
 use axum::routing::post;
 use bytes::Bytes;
-use common::{Signer, call, client};
+use common::{call, client};
 use http_body_util::Full;
-use klaxon::app::{Options, start};
-use klaxon::config::{Config, CredentialConfig, Secret, SlackConfig, SnsTopic};
-use klaxon::domain::clock::SystemClock;
+use klaxon::config::{Config, Secret, SlackConfig, SnsTopic};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,11 +30,6 @@ const N: usize = 200;
 struct Fake {
     posts: AtomicUsize,
     arrived: Notify,
-}
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
 }
 
 fn enc(s: &str) -> String {
@@ -80,12 +75,7 @@ async fn main() {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
-        credentials: vec![CredentialConfig {
-            access_key_id: KEY.into(),
-            secret_access_key: Some(Secret::new(SECRET)),
-            secret_access_key_file: None,
-            account_id: ACCOUNT.into(),
-        }],
+        credentials: vec![common::credential(KEY, SECRET, ACCOUNT)],
         slack: Some(SlackConfig {
             bot_token: Some(Secret::new("xoxb-bench")),
             bot_token_file: None,
@@ -104,23 +94,9 @@ async fn main() {
         },
         ..Config::default()
     };
-    let running = start(
-        &config,
-        Options {
-            clock: Arc::new(SystemClock),
-            delivery: None,
-            engine_loop: true,
-        },
-    )
-    .await
-    .expect("server starts");
+    let (running, s) = common::in_process(&config).await;
     let addr = running.addr.to_string();
     let http = client();
-    let s = Signer {
-        addr: addr.clone(),
-        key: KEY.into(),
-        secret: SECRET.into(),
-    };
     let (st, _) = call(
         &http,
         s.incidents(

@@ -14,10 +14,12 @@
 
 mod common;
 
+use common::pct;
+
 use async_trait::async_trait;
 use common::{Figures, Signer, call, client, free_addr, measure, rss_kb, start_server};
 use klaxon::app::{Options, start};
-use klaxon::config::{Config, CredentialConfig, EngineConfig, Secret};
+use klaxon::config::{Config, EngineConfig};
 use klaxon::delivery::{Channel, DeliveryError, MessageKind, OutboundMessage, Registry};
 use klaxon::domain::clock::{Durations, SystemClock};
 use klaxon::engine::Engine;
@@ -64,14 +66,6 @@ impl Channel for Timing {
     }
 }
 
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
-}
-
 fn config(dir: &std::path::Path, database_url: Option<String>) -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
@@ -83,12 +77,7 @@ fn config(dir: &std::path::Path, database_url: Option<String>) -> Config {
             max_sends_per_channel_per_minute: 0,
             ..Default::default()
         },
-        credentials: vec![CredentialConfig {
-            access_key_id: KEY.into(),
-            secret_access_key: Some(Secret::new(SECRET)),
-            secret_access_key_file: None,
-            account_id: ACCOUNT.into(),
-        }],
+        credentials: vec![common::credential(KEY, SECRET, ACCOUNT)],
         ..Config::default()
     }
 }

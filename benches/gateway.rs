@@ -6,13 +6,11 @@
 
 mod common;
 
+use common::pct;
+
 use axum::routing::post;
 use common::{Signer, call, client};
-use klaxon::app::{Options, start};
-use klaxon::config::{
-    Config, CredentialConfig, InboundSmtpConfig, Secret, SmtpConfig, SmtpTls, TwilioConfig,
-};
-use klaxon::domain::clock::SystemClock;
+use klaxon::config::{Config, InboundSmtpConfig, Secret, SmtpConfig, SmtpTls, TwilioConfig};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,11 +63,6 @@ fn code_in(text: &str) -> String {
         .find(|w| w.len() == 6)
         .unwrap_or_default()
         .to_string()
-}
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
 }
 
 async fn ok(
@@ -132,12 +125,7 @@ async fn main() {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
-        credentials: vec![CredentialConfig {
-            access_key_id: KEY.into(),
-            secret_access_key: Some(Secret::new(SECRET)),
-            secret_access_key_file: None,
-            account_id: ACCOUNT.into(),
-        }],
+        credentials: vec![common::credential(KEY, SECRET, ACCOUNT)],
         twilio: Some(TwilioConfig {
             account_sid: "ACbench".into(),
             auth_token: Some(Secret::new(TOKEN)),
@@ -166,22 +154,8 @@ async fn main() {
         }),
         ..Config::default()
     };
-    let running = start(
-        &config,
-        Options {
-            clock: Arc::new(SystemClock),
-            delivery: None,
-            engine_loop: true,
-        },
-    )
-    .await
-    .unwrap();
+    let (running, s) = common::in_process(&config).await;
     let http = client();
-    let s = Signer {
-        addr: running.addr.to_string(),
-        key: KEY.into(),
-        secret: SECRET.into(),
-    };
 
     // SMS: one contact per page so that every reply names exactly one open page.
     let phone = |i: usize| format!("+1206555{i:04}");

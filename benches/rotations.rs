@@ -6,12 +6,12 @@
 
 mod common;
 
+use common::pct;
+
 use common::{Signer, call, client};
-use klaxon::app::{Options, start};
-use klaxon::config::{Config, CredentialConfig, Secret};
+use klaxon::config::Config;
 use klaxon::domain::clock::{Clock, SystemClock};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Instant;
 
 const KEY: &str = "AKIDBENCHROTATION";
@@ -19,11 +19,6 @@ const SECRET: &str = "bench-secret";
 const ACCOUNT: &str = "100000000010";
 const DAY: i64 = 86_400_000;
 const CALLS: usize = 200;
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
-}
 
 async fn ok(
     http: &common::Http,
@@ -42,30 +37,11 @@ async fn main() {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
-        credentials: vec![CredentialConfig {
-            access_key_id: KEY.into(),
-            secret_access_key: Some(Secret::new(SECRET)),
-            secret_access_key_file: None,
-            account_id: ACCOUNT.into(),
-        }],
+        credentials: vec![common::credential(KEY, SECRET, ACCOUNT)],
         ..Config::default()
     };
-    let running = start(
-        &config,
-        Options {
-            clock: Arc::new(SystemClock),
-            delivery: None,
-            engine_loop: true,
-        },
-    )
-    .await
-    .unwrap();
+    let (running, s) = common::in_process(&config).await;
     let http = client();
-    let s = Signer {
-        addr: running.addr.to_string(),
-        key: KEY.into(),
-        secret: SECRET.into(),
-    };
     let mut members = Vec::new();
     for i in 0..30 {
         let out = ok(

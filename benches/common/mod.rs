@@ -249,3 +249,48 @@ pub fn free_addr() -> String {
         .port();
     format!("127.0.0.1:{port}")
 }
+
+/// The `p` quantile (0..=1) of some figures; NaN when there are none.
+pub fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+}
+
+/// One API key for the benchmark's account.
+pub fn credential(key: &str, secret: &str, account: &str) -> klaxon::config::CredentialConfig {
+    klaxon::config::CredentialConfig {
+        access_key_id: key.into(),
+        secret_access_key: Some(klaxon::config::Secret::new(secret)),
+        secret_access_key_file: None,
+        account_id: account.into(),
+    }
+}
+
+/// The server in this process, on the real clock with its engine loop and configured delivery,
+/// and a signer for its first credential.
+pub async fn in_process(config: &klaxon::config::Config) -> (klaxon::app::Running, Signer) {
+    let running = klaxon::app::start(
+        config,
+        klaxon::app::Options {
+            clock: Arc::new(klaxon::domain::clock::SystemClock),
+            delivery: None,
+            engine_loop: true,
+        },
+    )
+    .await
+    .expect("server starts");
+    let c = &config.credentials[0];
+    let signer = Signer {
+        addr: running.addr.to_string(),
+        key: c.access_key_id.clone(),
+        secret: c
+            .secret_access_key
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .unwrap_or_default(),
+    };
+    (running, signer)
+}
