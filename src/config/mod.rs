@@ -598,4 +598,54 @@ mod tests {
         let c = Config::load(None, &env(&[]), &none).unwrap();
         assert_eq!(c.database_url(), "sqlite://data/klaxon.db");
     }
+
+    #[test]
+    fn chat_sections_are_checked() {
+        let dir = std::env::temp_dir().join(format!("klaxon-chat-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |text: &str| {
+            let file = dir.join("c.toml");
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file), &env(&[]), &Overrides::default())
+        };
+        let slack = "[slack]\nbot_token = \"xoxb\"\nsigning_secret = \"s\"\n";
+        let topic = "[[sns.topics]]\ntopic_arn = \"arn:aws:sns:us-east-1:111122223333:t\"\nslack_channel = \"C1\"\n";
+        let c = load(&format!(
+            "{slack}{topic}[[chat.users]]\ncontact = \"akuam\"\nslack_user_id = \"U1\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.sns.topics[0].slack_channel.as_deref(), Some("C1"));
+        assert_eq!(c.bot.reply_within_ms, 2500);
+        assert!(!format!("{c:?}").contains("xoxb"), "tokens are not printed");
+        let cases = [
+            (topic.to_string(), "no [slack] section"),
+            (
+                format!("{slack}[[sns.topics]]\ntopic_arn = \"t\"\n"),
+                "not an SNS topic ARN",
+            ),
+            ("[slack]\nbot_token = \"x\"\n".to_string(), "signing_secret"),
+            (
+                "[discord]\napplication_id = \"1\"\npublic_key = \"zz\"\nbot_token = \"t\"\n"
+                    .to_string(),
+                "public_key",
+            ),
+            (
+                "[[chat.users]]\ncontact = \"a\"\n".to_string(),
+                "slack_user_id or discord_user_id",
+            ),
+            (
+                "[bot]\naccess_key_id = \"AK\"\n".to_string(),
+                "access_key_id goes with",
+            ),
+            ("[bot]\nreply_within_ms = 5000\n".to_string(), "3 s"),
+            (
+                "[sns]\ncert_url_pattern = \"(\"\n".to_string(),
+                "cert_url_pattern",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
 }

@@ -164,6 +164,11 @@ async fn sns_confirm(State(f): State<Arc<Fake>>, uri: axum::http::Uri) -> Status
     StatusCode::OK
 }
 
+async fn sns_cert(State(f): State<Arc<Fake>>) -> &'static str {
+    f.record("sns:cert".into(), Value::Null);
+    klaxon_sns::testing::test_cert_pem()
+}
+
 async fn fake() -> (Arc<Fake>, String) {
     let f = Arc::new(Fake::default());
     let app = axum::Router::new()
@@ -179,6 +184,7 @@ async fn fake() -> (Arc<Fake>, String) {
             put(discord_commands),
         )
         .route("/sns/confirm", get(sns_confirm))
+        .route("/sns/cert.pem", get(sns_cert))
         .with_state(f.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -1139,4 +1145,50 @@ async fn a_channel_that_refuses_updates_is_passed_over_without_holding_others_up
     let slack: Vec<String> = c.fake.posts_to("slack:post").iter().map(text_of).collect();
     assert_eq!(slack.len(), 1, "{slack:#?}");
     assert!(slack[0].contains("second note"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sns_signing_certificate_is_fetched_only_from_allowed_urls_and_cached() {
+    let c = chat_app_with(|c| {
+        c.sns.cert_file = None;
+        c.sns.cert_url_pattern = r"^http://127\.0\.0\.1:[0-9]+/sns/cert\.pem$".into();
+    })
+    .await;
+    checkout_plan(&c.app).await;
+    let at = |mut env: klaxon_sns::Envelope, url: String| {
+        // SigningCertURL is not part of what is signed.
+        env.signing_cert_url = url;
+        env
+    };
+    let evil = at(
+        signed(
+            ALARMS,
+            "6e1b2c1d-0000-4000-8000-00000000000a",
+            &alarm("ALARM"),
+        ),
+        format!("{}/sns/evil.pem", c.url),
+    );
+    assert_eq!(sns(&c, &evil).await.status, 403);
+    assert!(
+        c.fake.posts_to("sns:cert").is_empty(),
+        "nothing fetched from a refused URL"
+    );
+    assert!(incidents(&c.app).await.is_empty());
+
+    for id in [
+        "6e1b2c1d-0000-4000-8000-00000000000b",
+        "6e1b2c1d-0000-4000-8000-00000000000c",
+    ] {
+        let env = at(
+            signed(ALARMS, id, &alarm("ALARM")),
+            format!("{}/sns/cert.pem", c.url),
+        );
+        assert_eq!(sns(&c, &env).await.status, 200);
+    }
+    assert_eq!(incidents(&c.app).await.len(), 1);
+    assert_eq!(
+        c.fake.posts_to("sns:cert").len(),
+        1,
+        "the certificate is fetched once and cached"
+    );
 }

@@ -119,6 +119,10 @@ pub async fn announce<E: From<StoreError> + From<serde_json::Error>>(
     data: &str,
     now: i64,
 ) -> Result<(), E> {
+    // Most events are not posted; those cost no read of the incident.
+    if ![CREATED, UPDATED, "Note", ACK_EVENT].contains(&event_type) {
+        return Ok(());
+    }
     let Some(rec) = tx.get(INCIDENT, account, incident_arn).await? else {
         return Ok(());
     };
