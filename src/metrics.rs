@@ -94,9 +94,9 @@ impl Metrics {
         }
     }
 
-    pub fn sent(&self, channel_type: &str, ok: bool, page: bool) {
+    /// One message handed to a channel; `outcome` is sent, error (failed for now) or rejected.
+    pub fn sent(&self, channel_type: &str, outcome: &'static str, page: bool) {
         let purpose = if page { "page" } else { "activation" };
-        let outcome = if ok { "sent" } else { "error" };
         if let Ok(mut m) = self.sends.lock() {
             *m.entry((channel_type.into(), purpose, outcome))
                 .or_default() += 1;
@@ -155,7 +155,7 @@ mod tests {
         let m = Metrics::default();
         m.api("ssm-contacts", "GetContact", "success", 0.002);
         m.api("ssm-contacts", "GetContact", "success", 0.2);
-        m.sent("SMS", false, true);
+        m.sent("SMS", "error", true);
         m.timer_lateness(30);
         let text = m.render(&[("klaxon_due_timers", "Timers due now.", 3)]);
         assert!(text.contains("klaxon_api_request_duration_seconds_bucket{service=\"ssm-contacts\",operation=\"GetContact\",outcome=\"success\",le=\"0.0025\"} 1"));

@@ -186,12 +186,14 @@ pub struct EngineConfig {
     /// A send that has not finished after this long counts as a failed send (and is retried
     /// when the plan says so).
     pub send_timeout_ms: i64,
-    /// Extra tries of one send when the provider fails temporarily (5xx, 429, network,
-    /// timeout), after `provider_backoff_ms`, doubling; then the send counts as failed.
+    /// Quick tries of one send within the send when the provider fails temporarily (5xx, 429,
+    /// network, timeout), after `provider_backoff_ms`, doubling. After them the send is tried
+    /// again later, the wait doubling up to `provider_backoff_max_ms`, until the page closes.
     pub provider_retries: u32,
     pub provider_backoff_ms: i64,
-    /// Sends to one contact channel per minute on one node (0 = no limit); sends beyond it
-    /// wait for the minute to pass rather than fail.
+    pub provider_backoff_max_ms: i64,
+    /// Accepted sends to one contact channel per minute on one node (0 = no limit); pages
+    /// beyond it wait for the window and go out together as one message.
     pub max_sends_per_channel_per_minute: u32,
     /// How long a reply (SMS, email) can still find the page it answers: the inbound indexes
     /// are swept of entries older than this.
@@ -208,6 +210,7 @@ impl Default for EngineConfig {
             send_timeout_ms: 30_000,
             provider_retries: 2,
             provider_backoff_ms: 200,
+            provider_backoff_max_ms: 30_000,
             max_sends_per_channel_per_minute: 20,
             inbound_index_days: 7,
         }
@@ -460,8 +463,9 @@ impl Config {
             || e.send_timeout_ms < 1
             || e.provider_retries > 10
             || e.provider_backoff_ms < 0
+            || e.provider_backoff_max_ms < e.provider_backoff_ms.max(1)
         {
-            return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0".into());
+            return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0, provider_backoff_max_ms >= provider_backoff_ms and >= 1".into());
         }
         self.validate_chat()
     }

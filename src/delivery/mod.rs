@@ -57,6 +57,10 @@ pub struct OutboundMessage {
     pub idempotency_key: String,
     /// For a page's email: the token of its per-page Reply-To address.
     pub reply_token: Option<String>,
+    /// For pages held back by the channel's rate limit and sent together: every page the
+    /// message carries (`page_arn` is the first of them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundled_pages: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -67,15 +67,16 @@ impl TwilioVoice {
     }
 }
 
-/// The gather webhook URL of a page's call (the page and channel ride in the signed query).
-pub fn voice_action(public_base_url: &str, page_arn: &str, channel_arn: &str) -> String {
+/// The gather webhook URL of a call (its pages and channel ride in the signed query; a bundled
+/// call names every page it carries, and key 1 acknowledges them all).
+pub fn voice_action(public_base_url: &str, pages: &[String], channel_arn: &str) -> String {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
+    let pages: String = pages.iter().map(|p| format!("page={}&", enc(p))).collect();
     format!(
-        "{}/hooks/twilio/voice?page={}&channel={}",
+        "{}/hooks/twilio/voice?{pages}channel={}",
         public_base_url.trim_end_matches('/'),
-        enc(page_arn),
         enc(channel_arn)
     )
 }
@@ -103,10 +104,13 @@ impl Channel for TwilioVoice {
     }
 
     async fn send(&self, msg: &OutboundMessage, _: i64) -> Result<String, DeliveryError> {
-        let action = msg
-            .page_arn
-            .as_deref()
-            .map(|p| voice_action(&self.public_base_url, p, &msg.contact_channel_arn));
+        let pages = match (&msg.page_arn, msg.bundled_pages.is_empty()) {
+            (_, false) => msg.bundled_pages.clone(),
+            (Some(p), true) => vec![p.clone()],
+            (None, true) => Vec::new(),
+        };
+        let action = (!pages.is_empty())
+            .then(|| voice_action(&self.public_base_url, &pages, &msg.contact_channel_arn));
         let twiml = voice_twiml(&msg.body, action.as_deref());
         let callback = format!("{}/hooks/twilio/status", self.public_base_url);
         self.client

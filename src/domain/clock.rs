@@ -52,6 +52,11 @@ impl Durations {
     pub fn scaled_ms(&self, nominal_secs: i64) -> i64 {
         (((nominal_secs as f64) * 1000.0 / self.time_scale).round() as i64).max(1)
     }
+
+    /// A nominal duration in milliseconds, shortened by the time scale (at least 1).
+    pub fn scale_ms(&self, nominal_ms: i64) -> i64 {
+        ((nominal_ms as f64 / self.time_scale).round() as i64).max(1)
+    }
 }
 
 #[cfg(test)]

@@ -174,7 +174,7 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         .cloned()
         .collect();
     let failing_for = body.first_failure_ms.map(|f| now - f).unwrap_or(0);
-    if pending.is_empty() || failing_for > GIVE_UP_MS {
+    if pending.is_empty() || failing_for > engine.durations.scale_ms(GIVE_UP_MS) {
         if !pending.is_empty() {
             tracing::error!(topic = %body.topic_arn, error = ?body.last_error, "giving up on a chat update after a day of failures");
         }
@@ -251,7 +251,9 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         }
         save(tx.as_mut(), rec.clone(), &body, now).await?;
         tx.commit().await?;
-        let backoff = (1000i64 << body.attempts.clamp(0, 9)).min(300_000);
+        let backoff = engine
+            .durations
+            .scale_ms((1000i64 << body.attempts.clamp(0, 9)).min(300_000));
         return Err(EngineError::Deferred {
             until_ms: now + backoff,
         });

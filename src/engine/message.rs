@@ -31,6 +31,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/page/email.html"),
     ),
     (
+        "page/bundle_sms.txt",
+        include_str!("../../templates/page/bundle_sms.txt"),
+    ),
+    (
+        "page/bundle_voice.txt",
+        include_str!("../../templates/page/bundle_voice.txt"),
+    ),
+    (
+        "page/bundle_email_subject.txt",
+        include_str!("../../templates/page/bundle_email_subject.txt"),
+    ),
+    (
+        "page/bundle_email.txt",
+        include_str!("../../templates/page/bundle_email.txt"),
+    ),
+    (
+        "page/bundle_email.html",
+        include_str!("../../templates/page/bundle_email.html"),
+    ),
+    (
         "activation/sms.txt",
         include_str!("../../templates/activation/sms.txt"),
     ),
@@ -81,6 +101,11 @@ fn sample() -> Value {
         public_subject => "Checkout alert", public_content => "See email",
         code => "123456", spoken_code => "1 2 3 4 5 6", page_arn => "arn:aws:ssm-contacts:us-east-1:111122223333:page/a/b",
         channel_name => "phone", alias => "akuam", minutes => 15,
+        pages => vec![context! {
+            sender => "cli", subject => "Checkout is down", content => "Error rate 40%",
+            code => "123456", spoken_code => "1 2 3 4 5 6",
+            page_arn => "arn:aws:ssm-contacts:us-east-1:111122223333:page/a/b",
+        }],
     }
 }
 
@@ -150,6 +175,54 @@ pub fn page_text(kind: ChannelKind, m: &Message, code: &str, page_arn: &str) -> 
 /// The HTML part of a page's email; other channel types have none.
 pub fn page_html(kind: ChannelKind, m: &Message, code: &str, page_arn: &str) -> Option<String> {
     (kind == ChannelKind::Email).then(|| render("page/email.html", page_context(m, code, page_arn)))
+}
+
+/// One page of a message that carries several (pages held back by a channel's rate limit).
+pub struct BundleItem<'a> {
+    pub message: &'a Message,
+    pub code: &'a str,
+    pub page_arn: &'a str,
+}
+
+fn bundle_context(kind: ChannelKind, items: &[BundleItem<'_>]) -> Value {
+    let pages: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let m = i.message;
+            // SMS carries the public words, as a single page's SMS does.
+            let (subject, content) = match kind {
+                ChannelKind::Sms => (
+                    m.public_subject.as_ref().unwrap_or(&m.subject),
+                    m.public_content.as_ref().unwrap_or(&m.content),
+                ),
+                _ => (&m.subject, &m.content),
+            };
+            context! {
+                sender => m.sender, subject => subject, content => content, code => i.code,
+                spoken_code => spaced_digits(i.code), page_arn => i.page_arn,
+            }
+        })
+        .collect();
+    context! { pages => pages }
+}
+
+pub fn bundle_subject(items: &[BundleItem<'_>]) -> String {
+    render(
+        "page/bundle_email_subject.txt",
+        bundle_context(ChannelKind::Email, items),
+    )
+}
+
+pub fn bundle_text(kind: ChannelKind, items: &[BundleItem<'_>]) -> String {
+    render(
+        &format!("page/bundle_{}.txt", kind_name(kind)),
+        bundle_context(kind, items),
+    )
+}
+
+pub fn bundle_html(kind: ChannelKind, items: &[BundleItem<'_>]) -> Option<String> {
+    (kind == ChannelKind::Email)
+        .then(|| render("page/bundle_email.html", bundle_context(kind, items)))
 }
 
 pub fn activation_html(

@@ -9,6 +9,7 @@
 //! deletes the timer while still holding its lease, so a step is applied once. The outbox
 //! (`outbox.rs`) documents the one place where a crash can repeat an outward effect.
 
+pub mod bundle;
 pub mod chat;
 pub mod engagement;
 pub mod error;
@@ -24,7 +25,7 @@ use crate::domain::clock::{Clock, Durations};
 use crate::metrics::Metrics;
 use crate::storage::{Store, Timer};
 use error::{EngineError, Result};
-use records::{T_CHAT, T_PAGE_STAGE, T_PRUNE, T_SEND, T_STAGE};
+use records::{T_BUNDLE, T_CHAT, T_PAGE_STAGE, T_PRUNE, T_SEND, T_STAGE};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -154,24 +155,59 @@ impl Engine {
         }
     }
 
-    /// Takes a send slot for the channel at `now`, or says when one frees up.
+    /// The rate limit's window: a minute, shortened by the time scale like every engine duration.
+    pub fn send_window_ms(&self) -> i64 {
+        self.durations.scale_ms(60_000)
+    }
+
+    /// Takes a send slot for the channel at `now`, or says when one frees up. A slot whose
+    /// message the provider did not accept is given back with `release_send_slot`: only
+    /// accepted messages count against the limit.
     pub fn take_send_slot(&self, channel: &str, now: i64) -> std::result::Result<(), i64> {
         let max = self.config.max_sends_per_channel_per_minute as usize;
         if max == 0 {
             return Ok(());
         }
+        let window = self.send_window_ms();
         let Ok(mut recent) = self.recent_sends.lock() else {
             return Ok(());
         };
-        // Forget channels that have been quiet for a minute, so the map stays small.
-        recent.retain(|_, times| times.last().is_some_and(|t| *t > now - 60_000));
+        // Forget channels that have been quiet for a window, so the map stays small.
+        recent.retain(|_, times| times.iter().max().is_some_and(|t| *t > now - window));
         let times = recent.entry(channel.to_string()).or_default();
-        times.retain(|t| *t > now - 60_000);
+        times.retain(|t| *t > now - window);
         if times.len() >= max {
-            return Err(times[0] + 60_000);
+            let oldest = times.iter().min().copied().unwrap_or(now);
+            return Err(oldest + window);
         }
         times.push(now);
         Ok(())
+    }
+
+    /// Gives back the slot taken at `taken_ms` for a message the provider did not accept.
+    pub fn release_send_slot(&self, channel: &str, taken_ms: i64) {
+        if self.config.max_sends_per_channel_per_minute == 0 {
+            return;
+        }
+        if let Ok(mut recent) = self.recent_sends.lock()
+            && let Some(times) = recent.get_mut(channel)
+            && let Some(i) = times.iter().position(|t| *t == taken_ms)
+        {
+            times.swap_remove(i);
+        }
+    }
+
+    /// How long to wait before the `n`th (1-based) later try of a send the provider failed
+    /// for now: doubling from `provider_backoff_ms` past the quick tries, capped, scaled.
+    pub fn provider_backoff_ms(&self, n: i32) -> i64 {
+        let c = &self.config;
+        let shift = (c.provider_retries as i64 + n.max(1) as i64).clamp(0, 30);
+        let base = c.provider_backoff_ms.max(1);
+        let wait = base
+            .checked_shl(shift as u32)
+            .unwrap_or(i64::MAX)
+            .min(c.provider_backoff_max_ms);
+        self.durations.scale_ms(wait)
     }
 
     async fn failed(&self, t: &Timer, e: &EngineError, now: i64) {
@@ -190,7 +226,9 @@ impl Engine {
             }
             return;
         }
-        let backoff = (1000i64 << t.claims.clamp(0, 6)).min(60_000);
+        let backoff = self
+            .durations
+            .scale_ms((1000i64 << t.claims.clamp(0, 6)).min(60_000));
         tracing::error!(timer = %t.id, error = %e, retry_in_ms = backoff, "engine step failed; will retry");
         if let Err(e) = self
             .store
@@ -209,6 +247,7 @@ impl Engine {
             T_STAGE | T_PAGE_STAGE => self.process_stage(t, now).await,
             T_PRUNE => prune::process(self, t, now).await,
             T_CHAT => chat::process(self, t, now).await,
+            T_BUNDLE => bundle::process(self, t, now).await,
             other => {
                 tracing::error!(timer = %t.id, kind = other, "unknown timer kind; dropped");
                 let mut tx = self.store.begin().await?;

@@ -112,6 +112,8 @@ pub async fn enqueue_activation(
         provider_id: None,
         error: None,
         reply_token: None,
+        temp_failures: 0,
+        held: false,
     };
     enqueue(tx, account, &id, &body, now).await
 }
@@ -138,6 +140,49 @@ async fn load_page(
     }
 }
 
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider accepted the message: its message id.
+    Accepted(String),
+    /// The provider failed for now (5xx, 429, network, no answer): the send is tried again.
+    Temporary(String),
+    /// The provider refused the message as sent (a bad number, a mailbox that does not exist).
+    Rejected(String),
+}
+
+impl Outcome {
+    /// The `outcome` label of `klaxon_sends_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Accepted(_) => "sent",
+            Outcome::Temporary(_) => "error",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// Whether an attempt is still worth sending: its page is open and, once a try has failed,
+/// its channel is still activated.
+async fn still_wanted(tx: &mut dyn Tx, account: &str, a: &AttemptBody) -> Result<bool> {
+    if a.purpose != Purpose::Page {
+        return Ok(true);
+    }
+    let open = match &a.page_arn {
+        Some(arn) => load_page(tx, account, arn)
+            .await?
+            .is_some_and(|(_, p)| p.state == PageState::Open),
+        None => false,
+    };
+    if !open || a.temp_failures == 0 {
+        return Ok(open);
+    }
+    Ok(match tx.get(CHANNEL, account, &a.channel_arn).await? {
+        Some(c) => serde_json::from_str::<ChannelBody>(&c.body)?.activated,
+        None => false,
+    })
+}
+
 /// Runs one `send` timer through the state machine above.
 pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     let owner = engine.node.as_str();
@@ -149,27 +194,25 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
         return finish(tx, t, owner).await;
     };
     let mut a: AttemptBody = serde_json::from_str(&rec.body)?;
-    if !matches!(a.state, AttemptState::Pending | AttemptState::Sending) {
+    // A held attempt is sent by its channel's bundle timer, never by its own.
+    if !matches!(a.state, AttemptState::Pending | AttemptState::Sending) || a.held {
         return finish(tx, t, owner).await;
     }
-    if a.purpose == Purpose::Page {
-        let page = match &a.page_arn {
-            Some(arn) => load_page(tx.as_mut(), &t.account, arn).await?,
-            None => None,
-        };
-        if !page.is_some_and(|(_, p)| p.state == PageState::Open) {
-            a.state = AttemptState::Cancelled;
-            save(tx.as_mut(), &mut rec, &a, now).await?;
-            return finish(tx, t, owner).await;
-        }
+    if !still_wanted(tx.as_mut(), &t.account, &a).await? {
+        a.state = AttemptState::Cancelled;
+        save(tx.as_mut(), &mut rec, &a, now).await?;
+        return finish(tx, t, owner).await;
     }
     if t.claims > MAX_CLAIMS {
         tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
         let error = format!("abandoned after {} interrupted sends", t.claims - 1);
-        return conclude(engine, tx, t, rec, a, Err(error), now).await;
+        return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
     }
     if let Err(until_ms) = engine.take_send_slot(&a.channel_arn, now) {
-        return Err(EngineError::RateLimited { until_ms });
+        return match a.purpose {
+            Purpose::Page => super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await,
+            Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
+        };
     }
     if a.state == AttemptState::Sending {
         tracing::warn!(attempt = %t.subject, "resending an attempt whose earlier send was interrupted");
@@ -179,36 +222,18 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     save(tx.as_mut(), &mut rec, &a, now).await?;
     tx.commit().await?;
 
-    let Some(kind) = ChannelKind::parse(&a.channel_type) else {
-        let tx = engine.store.begin().await?;
-        let error = format!("unknown channel type {}", a.channel_type);
-        return conclude(engine, tx, t, rec, a, Err(error), now).await;
+    let outcome = match message_of(&a, &t.subject) {
+        Some(msg) => deliver(engine, &msg, now).await,
+        None => Outcome::Rejected(format!("unknown channel type {}", a.channel_type)),
     };
-    let msg = OutboundMessage {
-        kind: match a.purpose {
-            Purpose::Page => MessageKind::Page,
-            Purpose::Activation => MessageKind::Activation,
-        },
-        contact_channel_arn: a.channel_arn.clone(),
-        channel_type: kind,
-        delivery_address: a.address.clone(),
-        code: a.code.clone().unwrap_or_default(),
-        page_arn: a.page_arn.clone(),
-        engagement_arn: a.engagement_arn.clone(),
-        subject: a.subject.clone(),
-        body: a.text.clone(),
-        html: a.html.clone(),
-        idempotency_key: idempotency_key(&t.subject),
-        reply_token: a.reply_token.clone(),
-    };
-    let outcome = send_with_retries(engine, &msg, now)
-        .await
-        .map_err(|e| e.to_string());
+    if !matches!(outcome, Outcome::Accepted(_)) {
+        engine.release_send_slot(&a.channel_arn, now);
+    }
     let done = engine.clock.now_ms().max(now);
     engine
         .metrics
-        .sent(&a.channel_type, outcome.is_ok(), a.purpose == Purpose::Page);
-    if outcome.is_ok()
+        .sent(&a.channel_type, outcome.label(), a.purpose == Purpose::Page);
+    if matches!(outcome, Outcome::Accepted(_))
         && a.stage == 0
         && a.attempt == 1
         && let Some(start) = a.engagement_start_ms
@@ -219,14 +244,51 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     conclude(engine, tx, t, rec, a, outcome, done).await
 }
 
-/// One send, tried again after a short backoff when the provider fails temporarily (5xx, 429,
-/// network, no answer): a blip at the provider should not cost a whole retry interval. Every
-/// try carries the same idempotency key.
-async fn send_with_retries(
-    engine: &Engine,
-    msg: &OutboundMessage,
-    now: i64,
-) -> std::result::Result<String, crate::delivery::DeliveryError> {
+/// The message an attempt sends on its own; `None` for a channel type Klaxon cannot send to.
+pub fn message_of(a: &AttemptBody, attempt_id: &str) -> Option<OutboundMessage> {
+    Some(OutboundMessage {
+        kind: match a.purpose {
+            Purpose::Page => MessageKind::Page,
+            Purpose::Activation => MessageKind::Activation,
+        },
+        contact_channel_arn: a.channel_arn.clone(),
+        channel_type: ChannelKind::parse(&a.channel_type)?,
+        delivery_address: a.address.clone(),
+        code: a.code.clone().unwrap_or_default(),
+        page_arn: a.page_arn.clone(),
+        engagement_arn: a.engagement_arn.clone(),
+        subject: a.subject.clone(),
+        body: a.text.clone(),
+        html: a.html.clone(),
+        idempotency_key: idempotency_key(attempt_id),
+        reply_token: a.reply_token.clone(),
+        bundled_pages: Vec::new(),
+    })
+}
+
+/// Gives a claimed timer back as a fresh one due at `due_ms`, in the transaction that holds
+/// its lease: a send that waits (for the provider, for the rate limit) is not an interrupted
+/// send, so its claims start over.
+pub(super) async fn reschedule(
+    mut tx: Box<dyn Tx>,
+    t: &Timer,
+    owner: &str,
+    due_ms: i64,
+) -> Result<()> {
+    if !tx.finish_timer(&t.id, owner).await? {
+        return Err(EngineError::LeaseLost);
+    }
+    tx.schedule(&Timer::new(&t.account, &t.kind, &t.subject, t.step, due_ms))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Hands a message to its channel. A temporary failure (5xx, 429, network, no answer) is tried
+/// again at once a few times after a short backoff, so a blip at the provider leaves no trace;
+/// every try carries the same idempotency key. What still fails is tried again later
+/// (`Outcome::Temporary`).
+pub async fn deliver(engine: &Engine, msg: &OutboundMessage, now: i64) -> Outcome {
     use crate::delivery::DeliveryError;
     // A provider that never answers must not hold this node's lease (and a slot) forever.
     let limit = std::time::Duration::from_millis(engine.config.send_timeout_ms.max(1) as u64);
@@ -244,13 +306,17 @@ async fn send_with_retries(
             )))
         });
         match sent {
+            Ok(id) => return Outcome::Accepted(id),
+            Err(DeliveryError::Permanent(why)) => return Outcome::Rejected(why),
             Err(DeliveryError::Temporary(why)) if tries < engine.config.provider_retries => {
                 tries += 1;
-                let wait = engine.config.provider_backoff_ms.max(0) << (tries - 1);
+                let wait = engine
+                    .durations
+                    .scale_ms(engine.config.provider_backoff_ms.max(0) << (tries - 1));
                 tracing::info!(error = %why, retry_in_ms = wait, "provider failed for now; trying again");
                 tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
             }
-            other => return other,
+            Err(DeliveryError::Temporary(why)) => return Outcome::Temporary(why),
         }
     }
 }
@@ -261,64 +327,118 @@ pub fn idempotency_key(attempt_id: &str) -> String {
     hex::encode(&Sha256::digest(attempt_id.as_bytes())[..16])
 }
 
-/// Records SENT or ERROR, the page's receipt and any retry, and deletes the timer.
+/// Records what became of the send and deletes the timer, or gives it back for a later try.
 async fn conclude(
     engine: &Engine,
     mut tx: Box<dyn Tx>,
     t: &Timer,
     mut rec: Record,
     mut a: AttemptBody,
-    outcome: std::result::Result<String, String>,
+    outcome: Outcome,
     now: i64,
 ) -> Result<()> {
-    let ok = outcome.is_ok();
-    match outcome {
-        Ok(provider_id) => {
+    let again = record_outcome(
+        engine,
+        tx.as_mut(),
+        &t.account,
+        (&mut rec, &mut a),
+        &outcome,
+        &[],
+        now,
+    )
+    .await?;
+    if again {
+        let due = now + engine.provider_backoff_ms(a.temp_failures);
+        return reschedule(tx, t, &engine.node, due).await;
+    }
+    finish(tx, t, &engine.node).await
+}
+
+/// Writes what became of one attempt's send: its state, the page's receipt, the reply indexes
+/// of an accepted message (`bundled`: the other attempts that went out in the same message).
+/// Returns true when the attempt is to be tried again later.
+///
+/// A series of temporary failures gets one ERROR receipt, at its start; the send is tried
+/// again until the page closes, without using up the plan's retries. A rejection is final.
+pub(super) async fn record_outcome(
+    engine: &Engine,
+    tx: &mut dyn Tx,
+    account: &str,
+    (rec, a): (&mut Record, &mut AttemptBody),
+    outcome: &Outcome,
+    bundled: &[String],
+    now: i64,
+) -> Result<bool> {
+    let mut again = false;
+    let info = match outcome {
+        Outcome::Accepted(provider_id) => {
             a.state = AttemptState::Sent;
             a.sent_ms = Some(now);
-            a.provider_id = Some(provider_id);
-            if a.purpose == Purpose::Activation {
-                forget_code(&mut a);
-            }
+            a.provider_id = Some(provider_id.clone());
+            a.error = None;
+            let info = match bundled.len() {
+                0 => format!("attempt {} (stage {})", a.attempt, a.stage),
+                n => format!(
+                    "attempt {} (stage {}), one message with {} other pages",
+                    a.attempt, a.stage, n
+                ),
+            };
+            Some(("SENT", info))
         }
-        Err(e) => {
-            tracing::warn!(attempt = %t.subject, channel = %a.channel_arn, error = %e, "send failed");
+        Outcome::Temporary(why) => {
+            a.temp_failures += 1;
+            a.error = Some(why.clone());
+            let give_up = a.purpose == Purpose::Activation
+                && a.temp_failures >= engine.config.max_send_attempts;
+            if give_up {
+                tracing::warn!(channel = %a.channel_arn, error = %why, "activation code not delivered; giving up");
+                a.state = AttemptState::Error;
+            } else {
+                tracing::warn!(channel = %a.channel_arn, error = %why, failures = a.temp_failures, "provider failed for now; the send will be tried again");
+                a.state = AttemptState::Pending;
+                again = true;
+            }
+            (a.temp_failures == 1).then(|| {
+                (
+                    "ERROR",
+                    format!("provider unavailable ({why}), still trying"),
+                )
+            })
+        }
+        Outcome::Rejected(why) => {
+            tracing::warn!(channel = %a.channel_arn, error = %why, "the provider rejected the message; not retried");
             a.state = AttemptState::Error;
-            a.error = Some(e);
-            if a.purpose == Purpose::Activation {
-                forget_code(&mut a);
-            }
+            a.error = Some(why.clone());
+            Some(("ERROR", why.clone()))
         }
+    };
+    if a.purpose == Purpose::Activation && !again {
+        forget_code(a);
     }
-    save(tx.as_mut(), &mut rec, &a, now).await?;
-    if ok {
-        index_sent(tx.as_mut(), t, &rec, &a, now).await?;
+    save(tx, rec, a, now).await?;
+    if let Outcome::Accepted(_) = outcome {
+        index_sent(tx, account, &rec.id, a, bundled, now).await?;
     }
     if a.purpose == Purpose::Page
         && let Some(page_arn) = a.page_arn.clone()
-        && let Some((mut prec, mut page)) = load_page(tx.as_mut(), &t.account, &page_arn).await?
+        && let Some((mut prec, mut page)) = load_page(tx, account, &page_arn).await?
+        && let Some((receipt_type, info)) = info
     {
         page.receipts.push(ReceiptBody {
             channel_arn: Some(a.channel_arn.clone()),
-            receipt_type: if ok { "SENT" } else { "ERROR" }.into(),
-            info: Some(if ok {
-                format!("attempt {} (stage {})", a.attempt, a.stage)
-            } else {
-                a.error.clone().unwrap_or_default()
-            }),
+            receipt_type: receipt_type.into(),
+            info: Some(info),
             time_ms: now,
         });
-        if ok {
+        if let Outcome::Accepted(_) = outcome {
             if page.sent_ms.is_none() && page.read_ms.is_none() {
-                announce_page(tx.as_mut(), &t.account, &page_arn, &page, &a, now).await?;
+                announce_page(tx, account, &page_arn, &page, a, now).await?;
             }
             page.sent_ms.get_or_insert(now);
-        } else {
-            retry(engine, tx.as_mut(), &t.account, &page_arn, &page, &a, now).await?;
         }
-        save(tx.as_mut(), &mut prec, &page, now).await?;
+        save(tx, &mut prec, &page, now).await?;
     }
-    finish(tx, t, &engine.node).await
+    Ok(again)
 }
 
 /// A page of an incident with chat channels: its first send is posted there, with a button
@@ -355,9 +475,10 @@ async fn announce_page(
 /// and status callbacks (which name only those) find the page and the attempt.
 async fn index_sent(
     tx: &mut dyn Tx,
-    t: &Timer,
-    rec: &Record,
+    account: &str,
+    attempt_id: &str,
     a: &AttemptBody,
+    bundled: &[String],
     now: i64,
 ) -> Result<()> {
     if a.channel_type != "VOICE" {
@@ -367,18 +488,19 @@ async fn index_sent(
             a.address.clone()
         };
         let body = SentToBody {
-            account: t.account.clone(),
-            attempt_id: rec.id.clone(),
+            account: account.to_string(),
+            attempt_id: attempt_id.to_string(),
             channel_arn: a.channel_arn.clone(),
             page_arn: a.page_arn.clone(),
         };
-        let id = format!("{address}|{}", rec.id);
+        let id = format!("{address}|{attempt_id}");
         upsert(tx, &index(SENT_TO, &id, Some(address), &body, now)?).await?;
     }
     if let Some(sid) = &a.provider_id {
         let body = ProviderMessageBody {
-            account: t.account.clone(),
-            attempt_id: rec.id.clone(),
+            account: account.to_string(),
+            attempt_id: attempt_id.to_string(),
+            bundled: bundled.to_vec(),
         };
         upsert(tx, &index(PROVIDER_MESSAGE, sid, None, &body, now)?).await?;
     }
@@ -435,6 +557,8 @@ async fn retry(
         provider_id: None,
         error: None,
         created_ms: now,
+        temp_failures: 0,
+        held: false,
         ..a.clone()
     };
     let id = page_attempt_id(page_arn, a.stage, &a.channel_arn, next.attempt);
@@ -467,16 +591,38 @@ pub async fn report(engine: &Engine, provider_id: &str, report: Report, now: i64
     let ProviderMessageBody {
         account,
         attempt_id,
+        bundled,
     } = serde_json::from_str(&index.body)?;
-    let Some(mut rec) = tx.get(ATTEMPT, &account, &attempt_id).await? else {
+    let mut found = false;
+    // A bundled message carried several pages: the report is about each of them.
+    for id in std::iter::once(&attempt_id).chain(bundled.iter()) {
+        found |= report_attempt(engine, tx.as_mut(), &account, id, &report, now).await?;
+    }
+    if !found {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    engine.wake();
+    Ok(true)
+}
+
+async fn report_attempt(
+    engine: &Engine,
+    tx: &mut dyn Tx,
+    account: &str,
+    attempt_id: &str,
+    report: &Report,
+    now: i64,
+) -> Result<bool> {
+    let Some(mut rec) = tx.get(ATTEMPT, account, attempt_id).await? else {
         return Ok(false);
     };
     let mut a: AttemptBody = serde_json::from_str(&rec.body)?;
     let page = match &a.page_arn {
-        Some(arn) => load_page(tx.as_mut(), &account, arn).await?,
+        Some(arn) => load_page(tx, account, arn).await?,
         None => None,
     };
-    match (&report, page) {
+    match (report, page) {
         (Report::Delivered, Some((mut prec, mut p))) => {
             p.receipts.push(ReceiptBody {
                 channel_arn: Some(a.channel_arn.clone()),
@@ -485,12 +631,12 @@ pub async fn report(engine: &Engine, provider_id: &str, report: Report, now: i64
                 time_ms: now,
             });
             p.delivery_ms.get_or_insert(now);
-            save(tx.as_mut(), &mut prec, &p, now).await?;
+            save(tx, &mut prec, &p, now).await?;
         }
         (Report::Failed(why), page) => {
             a.state = AttemptState::Error;
             a.error = Some(why.clone());
-            save(tx.as_mut(), &mut rec, &a, now).await?;
+            save(tx, &mut rec, &a, now).await?;
             if let Some((mut prec, mut p)) = page {
                 p.receipts.push(ReceiptBody {
                     channel_arn: Some(a.channel_arn.clone()),
@@ -499,13 +645,11 @@ pub async fn report(engine: &Engine, provider_id: &str, report: Report, now: i64
                     time_ms: now,
                 });
                 let page_arn = prec.id.clone();
-                retry(engine, tx.as_mut(), &account, &page_arn, &p, &a, now).await?;
-                save(tx.as_mut(), &mut prec, &p, now).await?;
+                retry(engine, tx, account, &page_arn, &p, &a, now).await?;
+                save(tx, &mut prec, &p, now).await?;
             }
         }
         (Report::Delivered, None) => {}
     }
-    tx.commit().await?;
-    engine.wake();
     Ok(true)
 }

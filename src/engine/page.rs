@@ -153,6 +153,8 @@ pub async fn run_stage(
             provider_id: None,
             error: None,
             reply_token: page.reply_token.clone(),
+            temp_failures: 0,
+            held: false,
         };
         let id = page_attempt_id(page_arn, idx as i32, channel_arn, 1);
         enqueue(tx, account, &id, &attempt, now).await?;

@@ -22,6 +22,9 @@ pub const GLOBAL: &str = "*";
 pub const SENT_TO: &str = "sent-to";
 pub const PROVIDER_MESSAGE: &str = "provider-message";
 pub const REPLY_TOKEN: &str = "reply-token";
+/// A page's send held back by its channel's rate limit (parent = the channel ARN, id = the
+/// attempt id): the channel's bundle timer sends every held page together when the window allows.
+pub const HELD: &str = "held-send";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplyTokenBody {
@@ -41,6 +44,9 @@ pub struct SentToBody {
 pub struct ProviderMessageBody {
     pub account: String,
     pub attempt_id: String,
+    /// The other attempts that went out in the same (bundled) message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundled: Vec<String>,
 }
 
 /// Timer kinds: the next escalation stage, the next stage of a contact's own plan, a send.
@@ -51,6 +57,8 @@ pub const T_SEND: &str = "send";
 pub const T_PRUNE: &str = "prune";
 /// Posting one incident update to the chat channels of one topic (`chat.rs`).
 pub const T_CHAT: &str = "chat-update";
+/// Sending the held pages of one rate-limited channel as one message (`bundle.rs`).
+pub const T_BUNDLE: &str = "send-bundle";
 
 /// Resource types named in errors.
 pub const RT_ENGAGEMENT: &str = "ENGAGEMENT";
@@ -195,6 +203,16 @@ pub struct AttemptBody {
     pub error: Option<String>,
     #[serde(default)]
     pub reply_token: Option<String>,
+    /// Temporary provider failures in a row (the send is tried again until the page closes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub temp_failures: i32,
+    /// Waiting in its channel's bundle (`HELD`) for the rate limit's window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// Inserts a new record created at `now`.

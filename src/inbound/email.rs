@@ -4,7 +4,7 @@
 //! accept code does. Mail that matches nothing is logged and dropped; oversized, malformed or
 //! abusive input ends that session, never the listener.
 
-use super::{acknowledge, acknowledge_by_code};
+use super::{acknowledge, acknowledge_all, acknowledge_by_code, asks_all, sent_to};
 use crate::engine::records::{GLOBAL, REPLY_TOKEN, ReplyTokenBody, SentToBody};
 use crate::wire;
 use mailin::{Action, Handler, Response, SessionBuilder, response};
@@ -178,6 +178,18 @@ pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>
     if let Some(to) = parsed.as_ref().and_then(|m| m.to()) {
         recipients.extend(to.iter().filter_map(|a| a.address().map(str::to_string)));
     }
+    let sender = parsed
+        .as_ref()
+        .and_then(|m| m.from())
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string)
+        .unwrap_or_else(|| from.trim_matches(['<', '>']).to_string())
+        .to_ascii_lowercase();
+    let text = parsed
+        .as_ref()
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default();
     for r in &recipients {
         let Some(token) = reply_token(r) else {
             continue;
@@ -191,6 +203,21 @@ pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>
         else {
             continue;
         };
+        // "ack all" counts only in a reply to a page's own address, from the address that
+        // page went to: the token proves the message was received there.
+        if asks_all(&text)
+            && sent_to(api, &sender)
+                .await
+                .iter()
+                .any(|s| s.page_arn.as_deref() == Some(body.page_arn.as_str()))
+        {
+            let acked =
+                acknowledge_all(api, &sender, "acknowledged by email reply (ack all)").await;
+            tracing::info!(%sender, pages = acked.len(), "pages acknowledged by an email reply (ack all)");
+            if !acked.is_empty() {
+                return;
+            }
+        }
         let via = SentToBody {
             account: body.account,
             attempt_id: String::new(),
@@ -210,18 +237,6 @@ pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>
             return;
         }
     }
-    let sender = parsed
-        .as_ref()
-        .and_then(|m| m.from())
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(str::to_string)
-        .unwrap_or_else(|| from.trim_matches(['<', '>']).to_string())
-        .to_ascii_lowercase();
-    let text = parsed
-        .as_ref()
-        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
-        .unwrap_or_default();
     let subject = parsed
         .as_ref()
         .and_then(|m| m.subject())

@@ -98,6 +98,60 @@ fn channels(sent: &[SentToBody]) -> Vec<(String, String)> {
     out
 }
 
+/// Whether a reply asks to acknowledge every open page: its first line of its own (not quoted)
+/// is "ACK ALL", in any case.
+fn asks_all(text: &str) -> bool {
+    let Some(first) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .filter(|l| !l.starts_with('>'))
+    else {
+        return false;
+    };
+    let words: Vec<String> = first
+        .split(|c: char| c.is_whitespace() || c == '.' || c == '!')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.len() >= 2 && (words[0] == "ack" || words[0] == "ok") && words[1] == "all"
+}
+
+/// Acknowledges every open page sent to `address`; returns their subjects.
+async fn acknowledge_all(api: &wire::Api, address: &str, note: &str) -> Vec<String> {
+    let q = ListQuery {
+        kind: SENT_TO.into(),
+        account: GLOBAL.into(),
+        parent: Some(address.to_string()),
+        limit: 500,
+        ..Default::default()
+    };
+    let sent: Vec<SentToBody> = match api.contacts.store.read().await {
+        Ok(mut r) => crate::storage::list_all(r.as_mut(), q)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|rec| serde_json::from_str(&rec.body).ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut done: Vec<String> = Vec::new();
+    let mut subjects = Vec::new();
+    for s in &sent {
+        let Some(arn) = &s.page_arn else { continue };
+        if done.contains(arn) {
+            continue;
+        }
+        done.push(arn.clone());
+        if let Some((arn, page)) = open_page(api, s).await
+            && acknowledge(api, s, &arn, Some(&page.code), note).await
+        {
+            subjects.push(page.message.subject);
+        }
+    }
+    subjects
+}
+
 /// Six to ten digits standing alone in the text.
 fn codes(body: &str) -> Vec<&str> {
     body.split(|c: char| !c.is_ascii_digit())
@@ -130,6 +184,19 @@ async fn acknowledge_by_code(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ack_all_is_the_first_line_of_the_reply_only() {
+        assert!(asks_all("ACK ALL"));
+        assert!(asks_all("  ack all.\nthanks"));
+        assert!(asks_all("Ok   All"));
+        assert!(!asks_all("ack"));
+        assert!(!asks_all(
+            "on it\n> Reply \"ack all\" to acknowledge every open page"
+        ));
+        assert!(!asks_all("> ack all"));
+        assert!(!asks_all("acknowledge all of them"));
+    }
 
     #[test]
     fn finds_codes_standing_alone() {

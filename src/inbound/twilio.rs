@@ -7,7 +7,10 @@
 //! recent open page sent there; STOP deactivates the number's channels, START sends them new
 //! activation codes, HELP explains. Replies are TwiML `<Message>`s.
 
-use super::{acknowledge, acknowledge_by_code, channels, codes, context, open_page, sent_to};
+use super::{
+    acknowledge, acknowledge_all, acknowledge_by_code, asks_all, channels, codes, context,
+    open_page, sent_to,
+};
 use crate::config::Secret;
 use crate::domain::arn::Arn;
 use crate::engine::Engine;
@@ -87,7 +90,7 @@ async fn verified(h: &TwilioHooks, req: Request) -> Result<Vec<(String, String)>
     Ok(params)
 }
 
-const HELP: &str = "Klaxon pages: reply with the code from a page (or ACK for the latest page) to acknowledge it. STOP ends pages to this number, START turns them back on.";
+const HELP: &str = "Klaxon pages: reply with the code from a page (or ACK for the latest page, ACK ALL for every open page) to acknowledge it. STOP ends pages to this number, START turns them back on.";
 
 pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
     let params = match verified(&h, req).await {
@@ -141,6 +144,14 @@ pub async fn sms(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
             }
         }
         "help" | "info" => twiml(HELP),
+        _ if asks_all(&body) => {
+            let acked = acknowledge_all(&h.api, &from, "acknowledged by SMS reply (ACK ALL)").await;
+            match acked.len() {
+                0 => twiml("There is no open page for this number to acknowledge."),
+                1 => twiml(&format!("Acknowledged: {}", acked[0])),
+                n => twiml(&format!("Acknowledged {n} pages.")),
+            }
+        }
         "ack" | "ok" => {
             for s in &sent {
                 if let Some((arn, page)) = open_page(&h.api, s).await
@@ -170,34 +181,45 @@ fn voice_response(twiml: String) -> Response<Body> {
     r
 }
 
-/// The key pressed on a page's call: 1 acknowledges (READ); anything else, or silence, says
-/// the page again.
+/// The key pressed on a page's call: 1 acknowledges (READ) every page the call carries (one,
+/// or several held back by the rate limit); anything else, or silence, says them again.
 pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body> {
     let query: Vec<(String, String)> = form(req.uri().query().unwrap_or("").as_bytes());
     let params = match verified(&h, req).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let (page_arn, channel_arn) = (param(&query, "page"), param(&query, "channel"));
-    let Some(account) = Arn::parse(page_arn).map(|a| a.account) else {
+    let pages: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "page")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let channel_arn = param(&query, "channel");
+    let Some(account) = pages.first().and_then(|p| Arn::parse(p)).map(|a| a.account) else {
         return text(StatusCode::BAD_REQUEST, "no page\n");
     };
-    let sent = SentToBody {
+    let via = |page_arn: &str| SentToBody {
         account: account.clone(),
         attempt_id: String::new(),
         channel_arn: channel_arn.to_string(),
         page_arn: Some(page_arn.to_string()),
     };
     if param(&params, "Digits") == "1" {
-        return if acknowledge(
-            &h.api,
-            &sent,
-            page_arn,
-            None,
-            "acknowledged by key 1 on the call",
-        )
-        .await
-        {
+        let mut acked = 0;
+        for p in &pages {
+            if acknowledge(
+                &h.api,
+                &via(p),
+                p,
+                None,
+                "acknowledged by key 1 on the call",
+            )
+            .await
+            {
+                acked += 1;
+            }
+        }
+        return if acked > 0 {
             voice_response("<Response><Say>Acknowledged. Goodbye.</Say><Hangup/></Response>".into())
         } else {
             voice_response(
@@ -206,22 +228,40 @@ pub async fn voice(State(h): State<TwilioHooks>, req: Request) -> Response<Body>
             )
         };
     }
-    match open_page(&h.api, &sent).await {
-        Some((_, page)) => {
-            let words = crate::engine::message::page_text(
-                crate::delivery::ChannelKind::Voice,
-                &page.message,
-                &page.code,
-                page_arn,
-            );
-            let action =
-                crate::delivery::twilio::voice_action(&h.public_base_url, page_arn, channel_arn);
-            voice_response(crate::delivery::twilio::voice_twiml(&words, Some(&action)))
+    let mut open = Vec::new();
+    for p in &pages {
+        if let Some((arn, page)) = open_page(&h.api, &via(p)).await {
+            open.push((arn, page));
         }
-        None => voice_response(
-            "<Response><Say>This page is no longer open. Goodbye.</Say><Hangup/></Response>".into(),
-        ),
     }
+    let words = match open.as_slice() {
+        [] => {
+            return voice_response(
+                "<Response><Say>This page is no longer open. Goodbye.</Say><Hangup/></Response>"
+                    .into(),
+            );
+        }
+        [(arn, page)] => crate::engine::message::page_text(
+            crate::delivery::ChannelKind::Voice,
+            &page.message,
+            &page.code,
+            arn,
+        ),
+        many => {
+            let items: Vec<crate::engine::message::BundleItem<'_>> = many
+                .iter()
+                .map(|(arn, page)| crate::engine::message::BundleItem {
+                    message: &page.message,
+                    code: &page.code,
+                    page_arn: arn,
+                })
+                .collect();
+            crate::engine::message::bundle_text(crate::delivery::ChannelKind::Voice, &items)
+        }
+    };
+    let still: Vec<String> = open.into_iter().map(|(arn, _)| arn).collect();
+    let action = crate::delivery::twilio::voice_action(&h.public_base_url, &still, channel_arn);
+    voice_response(crate::delivery::twilio::voice_twiml(&words, Some(&action)))
 }
 
 /// Message status callbacks: delivered → DELIVERED receipt; failed/undelivered → ERROR

@@ -172,6 +172,9 @@ impl Tx for CachedTx {
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
         self.inner.schedule(t).await
     }
+    async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
+        self.inner.ensure_timer(t).await
+    }
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
         self.inner.finish_timer(id, owner).await
     }

@@ -158,6 +158,10 @@ pub trait Tx: Reader {
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64>;
     /// Adds a timer; false when one with the same id exists (the step is already scheduled).
     async fn schedule(&mut self, t: &Timer) -> Result<bool>;
+    /// Schedules `t`, or, when a timer with its id exists, keeps that one and locks it until
+    /// this transaction ends: a step finishing that timer meanwhile either sees this
+    /// transaction's writes or leaves the timer to be scheduled anew.
+    async fn ensure_timer(&mut self, t: &Timer) -> Result<()>;
     /// Deletes a claimed timer; false when `owner` no longer holds its lease, in which case
     /// the caller must roll back: another node has taken the work over.
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool>;

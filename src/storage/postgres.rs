@@ -208,6 +208,25 @@ impl Tx for WriteTx {
         Ok(true)
     }
 
+    async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
+        // The no-op update takes the existing row's lock: it waits for a transaction that is
+        // finishing the timer, and then inserts afresh if that one deleted it.
+        sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE SET due_ms = timers.due_ms")
+            .bind(&t.id)
+            .bind(&t.account)
+            .bind(&t.kind)
+            .bind(&t.subject)
+            .bind(t.step)
+            .bind(t.due_ms)
+            .execute(&mut *self.0)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WORK_CHANNEL)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_owner = $2")
             .bind(id)

@@ -223,6 +223,11 @@ impl Tx for WriteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
+        // Write transactions are serialised (BEGIN IMMEDIATE): keeping an existing timer is enough.
+        self.schedule(t).await.map(|_| ())
+    }
+
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM timers WHERE id = ?1 AND lease_owner = ?2")
             .bind(id)

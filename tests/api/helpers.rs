@@ -79,6 +79,15 @@ pub fn cred(key: &str, secret: &str, account: &str) -> CredentialConfig {
     }
 }
 
+/// The engine's defaults, with quick provider retries a few milliseconds apart: the quick
+/// tries within a send wait in real time, and tests should not.
+pub fn test_engine() -> klaxon::config::EngineConfig {
+    klaxon::config::EngineConfig {
+        provider_backoff_ms: 5,
+        ..Default::default()
+    }
+}
+
 pub async fn spawn() -> TestApp {
     spawn_with(Setup::default()).await
 }
@@ -94,7 +103,7 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         activation: ActivationConfig::default(),
         twilio: setup.twilio.clone(),
         smtp: setup.smtp.clone(),
-        engine: setup.engine.clone().unwrap_or_default(),
+        engine: setup.engine.clone().unwrap_or_else(test_engine),
         inbound_smtp: setup
             .smtp
             .as_ref()

@@ -97,7 +97,8 @@ impl Client {
             }) => format!("{status}: {m} (code {})", code.unwrap_or_default()),
             _ => status.to_string(),
         };
-        if status.as_u16() == 429 || status.is_server_error() {
+        // Refused credentials are ours to fix, not the message's fault: keep trying meanwhile.
+        if matches!(status.as_u16(), 401 | 403 | 429) || status.is_server_error() {
             Err(TwilioError::Temporary(what))
         } else {
             Err(TwilioError::Rejected(what))
