@@ -22,16 +22,20 @@ const FROM: &str = "+15005550006";
 const PHONE: &str = "+12065550142";
 
 #[derive(Default)]
-struct Fake {
-    messages: Mutex<Vec<Vec<(String, String)>>>,
-    failing: AtomicBool,
+pub(crate) struct Fake {
+    pub messages: Mutex<Vec<Vec<(String, String)>>>,
+    pub failing: AtomicBool,
     /// Answer this many requests with a 503 first.
-    fail_next: AtomicUsize,
-    count: AtomicUsize,
-    bad_auth: AtomicUsize,
+    pub fail_next: AtomicUsize,
+    /// Refuse every message as Twilio refuses an invalid To number (400, code 21211).
+    pub rejecting: AtomicBool,
+    /// Requests answered with a failure (503 or 400).
+    pub refused: AtomicUsize,
+    pub count: AtomicUsize,
+    pub bad_auth: AtomicUsize,
 }
 
-fn form(body: &str) -> Vec<(String, String)> {
+pub(crate) fn form(body: &str) -> Vec<(String, String)> {
     body.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -72,7 +76,15 @@ async fn messages(
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
+    if fake.rejecting.load(Ordering::SeqCst) {
+        fake.refused.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"code": 21211, "message": "The 'To' number +12065550142 is not a valid phone number.", "status": 400}"#.into(),
+        );
+    }
     if blip || fake.failing.load(Ordering::SeqCst) {
+        fake.refused.fetch_add(1, Ordering::SeqCst);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             r#"{"code": 20503, "message": "Service Unavailable"}"#.into(),
@@ -97,7 +109,7 @@ async fn calls(
     (status, answer.replace("\"SM", "\"CA"))
 }
 
-async fn fake_twilio() -> (Arc<Fake>, String) {
+pub(crate) async fn fake_twilio() -> (Arc<Fake>, String) {
     let fake = Arc::new(Fake::default());
     let app = axum::Router::new()
         .route(
@@ -112,39 +124,56 @@ async fn fake_twilio() -> (Arc<Fake>, String) {
     (fake, format!("http://{addr}"))
 }
 
-fn field(m: &[(String, String)], k: &str) -> String {
+pub(crate) fn field(m: &[(String, String)], k: &str) -> String {
     m.iter()
         .find(|(n, _)| n == k)
         .map(|(_, v)| v.clone())
         .unwrap_or_default()
 }
 
-fn six_digits(text: &str) -> String {
+pub(crate) fn six_digits(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .unwrap()
         .to_string()
 }
 
-async fn app_with_twilio() -> (TestApp, Arc<Fake>) {
+pub(crate) async fn app_with_twilio() -> (TestApp, Arc<Fake>) {
+    app_with_twilio_engine(test_engine()).await
+}
+
+pub(crate) async fn app_with_twilio_engine(
+    engine: klaxon::config::EngineConfig,
+) -> (TestApp, Arc<Fake>) {
     let (fake, url) = fake_twilio().await;
     let app = spawn_with(Setup {
-        twilio: Some(TwilioConfig {
-            account_sid: SID.into(),
-            auth_token: Some(Secret::new(TOKEN)),
-            auth_token_file: None,
-            from_number: FROM.into(),
-            api_base_url: url,
-            public_base_url: PUBLIC.into(),
-        }),
+        engine: Some(engine),
+        twilio: Some(twilio_config(&url)),
         ..Setup::default()
     })
     .await;
     (app, fake)
 }
 
+/// Klaxon's [twilio] section for the fake at `url`.
+pub(crate) fn twilio_config(url: &str) -> TwilioConfig {
+    TwilioConfig {
+        account_sid: SID.into(),
+        auth_token: Some(Secret::new(TOKEN)),
+        auth_token_file: None,
+        from_number: FROM.into(),
+        api_base_url: url.to_string(),
+        public_base_url: PUBLIC.into(),
+    }
+}
+
 /// Posts a webhook to Klaxon signed as Twilio signs it (or with the given signature).
-async fn webhook(app: &TestApp, path: &str, params: &[(&str, &str)], forged: Option<&str>) -> Raw {
+pub(crate) async fn webhook(
+    app: &TestApp,
+    path: &str,
+    params: &[(&str, &str)],
+    forged: Option<&str>,
+) -> Raw {
     let owned: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -170,7 +199,7 @@ async fn webhook(app: &TestApp, path: &str, params: &[(&str, &str)], forged: Opt
     raw(app, "POST", path, &headers, body.as_bytes(), None).await
 }
 
-async fn reply(app: &TestApp, text: &str) -> Raw {
+pub(crate) async fn reply(app: &TestApp, text: &str) -> Raw {
     webhook(
         app,
         "/hooks/twilio/sms",
@@ -187,7 +216,7 @@ async fn reply(app: &TestApp, text: &str) -> Raw {
 
 /// A contact whose SMS channel was activated with the code Twilio carried; plan: SMS at once,
 /// retried every minute.
-async fn texted_contact(app: &TestApp, fake: &Fake) -> (String, String) {
+pub(crate) async fn texted_contact(app: &TestApp, fake: &Fake) -> (String, String) {
     let c = app.contacts();
     let contact = crate::channels::personal(app, "texted").await;
     let sms = c
@@ -222,7 +251,7 @@ async fn texted_contact(app: &TestApp, fake: &Fake) -> (String, String) {
     (contact, sms)
 }
 
-async fn receipts(app: &TestApp, page: &str) -> Vec<ReceiptType> {
+pub(crate) async fn receipts(app: &TestApp, page: &str) -> Vec<ReceiptType> {
     app.contacts()
         .list_page_receipts()
         .page_id(page)
