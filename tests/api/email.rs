@@ -50,7 +50,18 @@ async fn smtp_server() -> Option<SmtpServer> {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("python3")
+    let child = spawn_aiosmtpd(port, &maildir);
+    wait_listening(port).await;
+    Some(SmtpServer {
+        child,
+        port,
+        maildir,
+        _dir: dir,
+    })
+}
+
+fn spawn_aiosmtpd(port: u16, maildir: &Path) -> Child {
+    Command::new("python3")
         .args([
             "-m",
             "aiosmtpd",
@@ -60,11 +71,14 @@ async fn smtp_server() -> Option<SmtpServer> {
             "-c",
             "aiosmtpd.handlers.Mailbox",
         ])
-        .arg(&maildir)
+        .arg(maildir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("python3 runs");
+        .expect("python3 runs")
+}
+
+async fn wait_listening(port: u16) {
     let started = std::time::Instant::now();
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -76,12 +90,170 @@ async fn smtp_server() -> Option<SmtpServer> {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    Some(SmtpServer {
-        child,
-        port,
-        maildir,
-        _dir: dir,
+}
+
+impl SmtpServer {
+    /// The server goes away: connections to its port are refused.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn start_again(&mut self) {
+        self.child = spawn_aiosmtpd(self.port, &self.maildir);
+        wait_listening(self.port).await;
+    }
+}
+
+fn smtp_config(smtp: &SmtpServer) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: smtp.port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        password_file: None,
+        from: "Klaxon <klaxon@example.com>".into(),
+        reply_domain: REPLY_DOMAIN.into(),
+    }
+}
+
+/// A contact whose email channel was activated with the code the SMTP server received.
+async fn emailed_contact(app: &TestApp, smtp: &SmtpServer) -> (String, String) {
+    let c = app.contacts();
+    let contact = crate::channels::personal(app, "akuam").await;
+    let email = c
+        .create_contact_channel()
+        .contact_id(&contact)
+        .name("mail")
+        .r#type(ChannelType::Email)
+        .delivery_address(
+            ContactChannelAddress::builder()
+                .simple_address(ADDRESS)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .contact_channel_arn;
+    app.tick().await;
+    let (_, body, _) = text_of(received(&smtp.maildir).last().expect("the activation code"));
+    c.activate_contact_channel()
+        .contact_channel_id(&email)
+        .activation_code(six_digits(&body))
+        .send()
+        .await
+        .unwrap();
+    set_plan(app, &contact, vec![channel_stage(30, &[(&email, 0)])]).await;
+    (contact, email)
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_refuses_connections_then_returns_gets_every_email_once() {
+    let Some(mut smtp) = smtp_server().await else {
+        return;
+    };
+    let app = spawn_with(Setup {
+        smtp: Some(smtp_config(&smtp)),
+        ..Setup::default()
     })
+    .await;
+    let (contact, _) = emailed_contact(&app, &smtp).await;
+    app.advance(60_001).await;
+    let before = received(&smtp.maildir).len();
+    smtp.stop();
+    let mut pages = Vec::new();
+    for _ in 0..5 {
+        pages.push(paged(&app, &contact).await);
+    }
+    for _ in 0..12 {
+        app.advance(10_000).await;
+    }
+    assert_eq!(received(&smtp.maildir).len(), before);
+    for p in &pages {
+        assert_eq!(receipt_types(&app, p).await, vec!["ERROR"]);
+    }
+    smtp.start_again().await;
+    app.advance(30_000).await;
+    let mails = received(&smtp.maildir);
+    assert_eq!(
+        mails.len(),
+        before + 5,
+        "every email once the server is back"
+    );
+    let mut codes: Vec<String> = mails[before..]
+        .iter()
+        .map(|m| six_digits(&text_of(m).1))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), 5);
+    app.advance(10 * 60_000).await;
+    assert_eq!(received(&smtp.maildir).len(), before + 5, "nothing twice");
+    for p in &pages {
+        assert_eq!(receipt_types(&app, p).await, vec!["ERROR", "SENT"]);
+    }
+}
+
+#[tokio::test]
+async fn pages_held_by_the_rate_limit_come_in_one_email_and_ack_all_acknowledges_them() {
+    let Some(smtp) = smtp_server().await else {
+        return;
+    };
+    let app = spawn_with(Setup {
+        smtp: Some(smtp_config(&smtp)),
+        engine: Some(klaxon::config::EngineConfig {
+            max_sends_per_channel_per_minute: 2,
+            ..test_engine()
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let (contact, _) = emailed_contact(&app, &smtp).await;
+    app.advance(60_001).await;
+    let before = received(&smtp.maildir).len();
+    let mut pages = Vec::new();
+    for _ in 0..5 {
+        pages.push(paged(&app, &contact).await);
+    }
+    assert_eq!(received(&smtp.maildir).len(), before + 2);
+    app.advance(60_000).await;
+    let mails = received(&smtp.maildir);
+    assert_eq!(mails.len(), before + 3, "the other three together");
+    let raw = mails.last().unwrap();
+    let (subject, body, reply_to) = text_of(raw);
+    assert!(
+        subject.starts_with("3 more pages: Checkout is down"),
+        "{subject}"
+    );
+    assert_eq!(body.matches("Checkout is down").count(), 3, "{body}");
+    assert!(html_of(raw).is_some_and(|h| h.contains("<li>")));
+    // A reply that quotes the "ack all" instruction but does not say it acknowledges one page.
+    let reply_to = reply_to.unwrap();
+    send_reply(&app, ADDRESS, &reply_to, &format!("looking\n> {body}")).await;
+    let mut read = 0;
+    for p in &pages {
+        read += is_read(&app, p).await as usize;
+    }
+    assert_eq!(read, 1, "the reply token's own page only");
+    send_reply(&app, ADDRESS, &reply_to, "ack all\n\nthanks").await;
+    for p in &pages {
+        assert!(is_read(&app, p).await, "{p}");
+    }
+}
+
+async fn receipt_types(app: &TestApp, page: &str) -> Vec<String> {
+    app.contacts()
+        .list_page_receipts()
+        .page_id(page)
+        .send()
+        .await
+        .unwrap()
+        .receipts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.receipt_type.as_str().to_string())
+        .collect()
 }
 
 /// The messages the SMTP server has stored, oldest first.
