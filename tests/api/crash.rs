@@ -28,9 +28,18 @@ fn free_addr() -> String {
 }
 
 async fn serve(dir: &Path, addr: &str) -> Server {
+    serve_with(dir, addr, "").await
+}
+
+/// `klaxon serve` with `extra` appended to its [engine] section (and any sections after it).
+async fn serve_with(dir: &Path, addr: &str, extra: &str) -> Server {
     // Hundreds of pages go to each channel here: no per-channel rate limit.
     let config = dir.join("klaxon.toml");
-    std::fs::write(&config, "[engine]\nmax_sends_per_channel_per_minute = 0\n").unwrap();
+    std::fs::write(
+        &config,
+        format!("[engine]\nmax_sends_per_channel_per_minute = 0\n{extra}"),
+    )
+    .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_klaxon"))
         .args(["serve", "--listen", addr, "--config"])
         .arg(&config)
@@ -326,4 +335,171 @@ async fn kill_9_keeps_every_answered_write() {
         "{} answered writes, all present after kill -9",
         answered.len()
     );
+}
+
+/// Polls `done` while the server process works (it runs on the real clock).
+async fn poll(what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Twilio answers 503 while pages are started and the server is killed; after a restart and
+/// the provider's recovery every page reaches the phone, once (nothing was accepted before
+/// the kill, so nothing can repeat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_provider_outage_then_restart_loses_no_page() {
+    use crate::twilio::{fake_twilio, field, six_digits};
+    use std::sync::atomic::Ordering;
+    let (fake, url) = fake_twilio().await;
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let extra = format!(
+        "provider_backoff_ms = 5\nprovider_backoff_max_ms = 200\n[twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"twilio-test-auth-token\"\nfrom_number = \"+15005550006\"\napi_base_url = \"{url}\"\npublic_base_url = \"https://klaxon.example.com\"\n"
+    );
+    let server = serve_with(dir.path(), &addr, &extra).await;
+    let c = client(&addr);
+    let contact = c
+        .create_contact()
+        .alias("outage")
+        .r#type(ContactType::Personal)
+        .plan(Plan::builder().set_stages(Some(vec![])).build())
+        .send()
+        .await
+        .unwrap()
+        .contact_arn;
+    let sms = c
+        .create_contact_channel()
+        .contact_id(&contact)
+        .name("phone")
+        .r#type(ChannelType::Sms)
+        .delivery_address(
+            ContactChannelAddress::builder()
+                .simple_address("+12065550142")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .contact_channel_arn;
+    poll("the activation code", || {
+        !fake.messages.lock().unwrap().is_empty()
+    })
+    .await;
+    let code = six_digits(&field(&fake.messages.lock().unwrap()[0], "Body"));
+    c.activate_contact_channel()
+        .contact_channel_id(&sms)
+        .activation_code(code)
+        .send()
+        .await
+        .unwrap();
+    c.update_contact()
+        .contact_id(&contact)
+        .plan(
+            Plan::builder()
+                .stages(
+                    Stage::builder()
+                        .duration_in_minutes(30)
+                        .targets(
+                            Target::builder()
+                                .channel_target_info(
+                                    ChannelTargetInfo::builder()
+                                        .contact_channel_id(&sms)
+                                        .retry_interval_in_minutes(0)
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    fake.failing.store(true, Ordering::SeqCst);
+    let mut engagements = Vec::new();
+    for i in 0..20 {
+        engagements.push(
+            c.start_engagement()
+                .contact_id(&contact)
+                .sender("outage-test")
+                .subject(format!("page {i}"))
+                .content("c")
+                .send()
+                .await
+                .unwrap()
+                .engagement_arn,
+        );
+    }
+    poll("every page to be refused a few times", || {
+        fake.refused.load(Ordering::SeqCst) >= 20 * 4
+    })
+    .await;
+    drop(server); // SIGKILL: Child::kill sends it
+    assert_eq!(
+        fake.messages.lock().unwrap().len(),
+        1,
+        "nothing got through"
+    );
+    let server = serve_with(dir.path(), &addr, &extra).await;
+    fake.failing.store(false, Ordering::SeqCst);
+    poll("every page after the restart", || {
+        fake.messages.lock().unwrap().len() >= 21
+    })
+    .await;
+    let c = client(&addr);
+    for e in &engagements {
+        let started = Instant::now();
+        loop {
+            let page = c
+                .list_pages_by_engagement()
+                .engagement_id(e)
+                .send()
+                .await
+                .unwrap()
+                .pages
+                .remove(0)
+                .page_arn;
+            let receipts = c
+                .list_page_receipts()
+                .page_id(&page)
+                .send()
+                .await
+                .unwrap()
+                .receipts
+                .unwrap_or_default();
+            if receipts
+                .iter()
+                .any(|r| r.receipt_type == aws_sdk_ssmcontacts::types::ReceiptType::Sent)
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{page} never SENT"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let bodies: Vec<String> = fake.messages.lock().unwrap()[1..]
+        .iter()
+        .map(|m| field(m, "Body"))
+        .collect();
+    assert_eq!(bodies.len(), 20, "each page once: {bodies:?}");
+    let mut subjects: Vec<&str> = bodies
+        .iter()
+        .map(|b| b.split(':').next().unwrap_or_default())
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(subjects.len(), 20, "twenty different pages: {bodies:?}");
+    drop(server);
 }
