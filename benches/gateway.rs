@@ -1,7 +1,8 @@
 //! The notification gateway: SMS pages per second through the Twilio adapter to a local fake
 //! of Twilio's Messages API, emails per second to a local SMTP server (aiosmtpd, when
 //! installed), and the latency of an inbound SMS reply until the page is READ (the webhook
-//! answers after the acknowledgement is committed). In-process server, SQLite, engine loop on.
+//! answers after the acknowledgement is committed), and how fast 100 pages waiting out a
+//! provider outage drain once it ends. In-process server, SQLite, engine loop on.
 //! Run with `cargo bench --bench gateway`.
 
 mod common;
@@ -22,11 +23,18 @@ const ACCOUNT: &str = "100000000011";
 const TOKEN: &str = "bench-twilio-token";
 const PUBLIC: &str = "https://klaxon.bench";
 const PAGES: usize = 500;
+const WAITING: usize = 100;
+const OUTAGE_CAP_MS: i64 = 2_000;
 
 #[derive(Default)]
 struct Fake {
     bodies: Mutex<Vec<String>>,
     count: AtomicUsize,
+    /// Answer 503 while set (a provider outage).
+    failing: std::sync::atomic::AtomicBool,
+    refused: AtomicUsize,
+    /// When each message was accepted.
+    accepted_at: Mutex<Vec<Instant>>,
 }
 
 async fn fake_twilio() -> (Arc<Fake>, String) {
@@ -37,6 +45,14 @@ async fn fake_twilio() -> (Arc<Fake>, String) {
         post(move |body: String| {
             let f = f.clone();
             async move {
+                if f.failing.load(Ordering::SeqCst) {
+                    f.refused.fetch_add(1, Ordering::SeqCst);
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        r#"{"code": 20503, "message": "Service Unavailable"}"#.to_string(),
+                    );
+                }
+                f.accepted_at.lock().unwrap().push(Instant::now());
                 f.bodies.lock().unwrap().push(body);
                 let n = f.count.fetch_add(1, Ordering::SeqCst);
                 (
@@ -144,9 +160,10 @@ async fn main() {
             from: "klaxon@example.com".into(),
             reply_domain: "reply.bench".into(),
         }),
-        // Hundreds of emails go to one channel here.
+        // Hundreds of emails go to one channel here; the outage drain below waits out a 2 s cap.
         engine: klaxon::config::EngineConfig {
             max_sends_per_channel_per_minute: 0,
+            provider_backoff_max_ms: OUTAGE_CAP_MS,
             ..Default::default()
         },
         inbound_smtp: Some(InboundSmtpConfig {
@@ -278,6 +295,39 @@ async fn main() {
         "inbound SMS reply → READ receipt committed ({PAGES} replies): p50 {:.2} ms p99 {:.2} ms",
         pct(latencies.clone(), 0.5),
         pct(latencies, 0.99)
+    );
+
+    // A provider outage: 100 pages keep being refused until their backoff reaches the cap,
+    // then the provider recovers; how long until the last one is accepted, and how fast they go.
+    fake.failing.store(true, Ordering::SeqCst);
+    for (c, _) in contacts.iter().take(WAITING) {
+        ok(
+            &http,
+            &s,
+            "StartEngagement",
+            json!({"ContactId": c, "Sender": "bench", "Subject": "outage", "Content": "c"}),
+        )
+        .await;
+    }
+    // 200 ms quick tries, then 0.8, 1.6, 2 (the cap), 2 …: after ~8 s every page waits a cap.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let refused = fake.refused.load(Ordering::SeqCst);
+    let accepted_before = fake.count.load(Ordering::SeqCst);
+    let recovered = Instant::now();
+    fake.failing.store(false, Ordering::SeqCst);
+    while fake.count.load(Ordering::SeqCst) < accepted_before + WAITING {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let times = fake.accepted_at.lock().unwrap()[accepted_before..].to_vec();
+    let first = times.iter().min().unwrap().duration_since(recovered);
+    let last = times.iter().max().unwrap().duration_since(recovered);
+    let spread = (last - first).as_secs_f64().max(1e-3);
+    println!(
+        "provider outage, {WAITING} pages waiting ({refused} refused tries; backoff cap {OUTAGE_CAP_MS} ms): recovery → last page accepted {:.2} s ({:.2} s beyond the cap); first {:.2} s; draining at {:.0} sends/s",
+        last.as_secs_f64(),
+        last.as_secs_f64() - OUTAGE_CAP_MS as f64 / 1000.0,
+        first.as_secs_f64(),
+        (WAITING - 1) as f64 / spread
     );
 
     match smtp {

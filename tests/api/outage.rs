@@ -364,10 +364,10 @@ async fn an_outage_of_one_channel_does_not_hold_up_the_escalation() {
     let code = std::fs::read_to_string(&app.running.outbox)
         .unwrap()
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l["contactChannelArn"] == email.as_str())
-        .filter_map(|l| l["code"].as_str().map(str::to_string))
-        .last()
+        .find_map(|l| l["code"].as_str().map(str::to_string))
         .expect("the activation code went to the log channel");
     app.contacts()
         .activate_contact_channel()
