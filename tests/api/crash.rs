@@ -4,66 +4,14 @@
 //! process to finish it, not for timers.
 
 use crate::helpers::{ACCOUNT, KEY, REGION, SECRET};
+use crate::process::{free_addr, serve, serve_with};
 use aws_sdk_ssmcontacts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ssmcontacts::types::{
     ChannelTargetInfo, ChannelType, ContactChannelAddress, ContactType, Plan, Stage, Target,
 };
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-async fn serve(dir: &Path, addr: &str) -> Server {
-    serve_with(dir, addr, "").await
-}
-
-/// `klaxon serve` with `extra` appended to its [engine] section (and any sections after it).
-async fn serve_with(dir: &Path, addr: &str, extra: &str) -> Server {
-    // Hundreds of pages go to each channel here: no per-channel rate limit.
-    let config = dir.join("klaxon.toml");
-    std::fs::write(
-        &config,
-        format!("[engine]\nmax_sends_per_channel_per_minute = 0\n{extra}"),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_klaxon"))
-        .args(["serve", "--listen", addr, "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("KLAXON_ACCESS_KEY_ID", KEY)
-        .env("KLAXON_SECRET_ACCESS_KEY", SECRET)
-        .env("KLAXON_ACCOUNT_ID", ACCOUNT)
-        .env("KLAXON_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("klaxon starts");
-    let server = Server(child);
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "klaxon did not listen"
-        );
-        tokio::task::yield_now().await;
-    }
-    server
-}
 
 fn client(addr: &str) -> aws_sdk_ssmcontacts::Client {
     let conf = aws_sdk_ssmcontacts::Config::builder()

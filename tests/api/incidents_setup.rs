@@ -167,6 +167,11 @@ async fn replication_set_is_creating_until_it_settles_then_active() {
     assert_eq!(set.region_map.len(), 1);
     let region = &set.region_map["us-east-1"];
     assert_eq!(region.status, RegionStatus::Creating);
+    assert_eq!(
+        region.sse_kms_key_id.as_deref(),
+        Some("DefaultKey"),
+        "a region created without a key uses the AWS-owned key, named as AWS names it"
+    );
     let now = app.clock.now_ms() / 1000;
     assert!((region.status_update_date_time.secs() - now).abs() <= 2);
     assert!((set.created_time.secs() - now).abs() <= 2);
@@ -298,14 +303,26 @@ async fn regions_are_added_and_removed_within_the_limits() {
             .unwrap()
     };
 
+    let keyed = UpdateReplicationSetAction::AddRegionAction(
+        AddRegionAction::builder()
+            .region_name("us-west-2")
+            .sse_kms_key_id("arn:aws:kms:us-west-2:111122223333:key/incidents")
+            .build()
+            .unwrap(),
+    );
     c.update_replication_set()
         .arn(&arn)
-        .actions(add_region("us-west-2"))
+        .actions(keyed)
         .send()
         .await
         .unwrap();
     let set = get().await;
     assert_eq!(set.region_map.len(), 2);
+    assert_eq!(
+        set.region_map["us-west-2"].sse_kms_key_id.as_deref(),
+        Some("arn:aws:kms:us-west-2:111122223333:key/incidents"),
+        "a given key is kept"
+    );
     assert_eq!(set.region_map["us-west-2"].status, RegionStatus::Creating);
     assert_eq!(set.region_map["us-east-1"].status, RegionStatus::Active);
     assert_eq!(set.status, ReplicationSetStatus::Updating);

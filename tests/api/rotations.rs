@@ -190,6 +190,62 @@ async fn rotations_are_created_read_listed_updated_and_deleted() {
     assert_eq!(tags[0].key.as_deref(), Some("team"));
 
     rotation(&app, "secondary", &[&b], start, "UTC", daily(9)).await;
+
+    // Without a StartTime, none is reported back (Terraform reads back what it wrote); the
+    // rotation still hands off from when it was created.
+    let unstarted = c
+        .create_rotation()
+        .name("unstarted")
+        .contact_ids(&a)
+        .contact_ids(&b)
+        .time_zone_id("UTC")
+        .recurrence(daily(9))
+        .send()
+        .await
+        .unwrap()
+        .rotation_arn;
+    let got = c
+        .get_rotation()
+        .rotation_id(&unstarted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.start_time.secs(), 0, "no StartTime on the wire");
+    let shifts = c
+        .list_rotation_shifts()
+        .rotation_id(&unstarted)
+        .start_time(DateTime::from_millis(app.clock.now_ms()))
+        .end_time(DateTime::from_millis(app.clock.now_ms() + 72 * HOUR))
+        .send()
+        .await
+        .unwrap()
+        .rotation_shifts
+        .unwrap_or_default();
+    assert!(!shifts.is_empty(), "its shifts start where Klaxon decided");
+    c.update_rotation()
+        .rotation_id(&unstarted)
+        .start_time(DateTime::from_millis(start))
+        .recurrence(daily(9))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_rotation()
+        .rotation_id(&unstarted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.start_time.to_millis().unwrap(),
+        start,
+        "a given start is kept"
+    );
+    c.delete_rotation()
+        .rotation_id(&unstarted)
+        .send()
+        .await
+        .unwrap();
+
     let listed = c
         .list_rotations()
         .rotation_name_prefix("prim")

@@ -72,8 +72,16 @@ pub struct RotationBody {
     pub name: String,
     pub contact_ids: Vec<String>,
     pub start_ms: i64,
+    /// Whether the caller chose `start_ms`; a start Klaxon picked is not reported back, so that a
+    /// client which never set one (Terraform) reads back what it wrote.
+    #[serde(default = "given")]
+    pub start_given: bool,
     pub time_zone_id: String,
     pub recurrence: RecurrenceSettings,
+}
+
+fn given() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -71,7 +71,7 @@ fn to_shape(arn: &str, b: &RotationBody) -> Rotation {
         rotation_arn: Some(arn.to_string()),
         name: Some(b.name.clone()),
         contact_ids: Some(b.contact_ids.clone()),
-        start_time: Some(Timestamp::from_millis(b.start_ms)),
+        start_time: b.start_given.then(|| Timestamp::from_millis(b.start_ms)),
         time_zone_id: Some(b.time_zone_id.clone()),
         recurrence: Some(b.recurrence.clone()),
     }
@@ -110,6 +110,7 @@ pub async fn create(
         name: input.name.clone().unwrap_or_default(),
         contact_ids: members,
         start_ms: input.start_time.map(|t| t.millis()).unwrap_or(now),
+        start_given: input.start_time.is_some(),
         time_zone_id: tz,
         recurrence,
     };
@@ -176,6 +177,7 @@ pub async fn update(
     }
     if let Some(t) = input.start_time {
         b.start_ms = t.millis();
+        b.start_given = true;
     }
     if let Some(tz) = input.time_zone_id {
         b.time_zone_id = tz;

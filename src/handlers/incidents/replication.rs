@@ -13,6 +13,7 @@ use crate::storage::{ListQuery, Reader, Record};
 /// Nominal seconds a region change takes before it reads back as settled.
 pub const SETTLE_SECS: i64 = 2;
 pub const MAX_REGIONS: usize = 3;
+const DEFAULT_KEY: &str = "DefaultKey";
 
 const CREATING: &str = "CREATING";
 const UPDATING: &str = "UPDATING";
@@ -41,8 +42,10 @@ fn view(arn: &str, b: &ReplicationSetBody) -> ReplicationSet {
         .regions
         .iter()
         .map(|(name, r)| {
+            // AWS names the AWS-owned key "DefaultKey"; Terraform's provider reads it back into state.
+            let key = r.sse_kms_key_id.as_deref().unwrap_or(DEFAULT_KEY);
             let info = RegionInfo {
-                sse_kms_key_id: r.sse_kms_key_id.clone(),
+                sse_kms_key_id: Some(key.to_string()),
                 status: Some(RegionStatus::parse(&r.status)),
                 status_message: None,
                 status_update_date_time: Some(Timestamp::from_millis(r.changed_ms)),
