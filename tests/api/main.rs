@@ -15,6 +15,7 @@ mod helpers;
 mod incidents_records;
 mod incidents_setup;
 mod incidents_wire;
+mod malformed;
 mod outage;
 mod process;
 mod rotations;

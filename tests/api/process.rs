@@ -43,7 +43,8 @@ pub async fn serve_with(dir: &Path, addr: &str, extra: &str) -> Server {
         .env("KLAXON_ACCOUNT_ID", ACCOUNT)
         .env("KLAXON_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Kept beside the data: a test can read what the server logged (a panic, say).
+        .stderr(std::fs::File::create(dir.join("klaxon.log")).unwrap())
         .spawn()
         .expect("klaxon starts");
     let server = Server(child);
