@@ -212,7 +212,7 @@ struct Request {
 fn contacts_request(model: &Model, op: &str, def: &Value, rng: &mut Rng, i: usize) -> Request {
     let input = def["input"]["shape"].as_str().unwrap();
     let mut body = serde_json::to_vec(&model.value(input, rng, 0)).unwrap();
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         body = broken_body(rng, &body);
     }
     Request {
@@ -270,7 +270,7 @@ fn incidents_request(model: &Model, op: &str, def: &Value, rng: &mut Rng, i: usi
     } else {
         serde_json::to_vec(&value).unwrap()
     };
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         body = broken_body(rng, &body);
     }
     Request {
