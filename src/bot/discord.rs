@@ -5,7 +5,7 @@
 //! follows through the interaction's webhook. `commands()` is the command set that
 //! `klaxon discord register-commands` registers.
 
-use super::command::{self, OptionValue, USAGE};
+use super::command::{self, Command, OptionValue, ParseError, USAGE};
 use super::post::discord_message;
 use super::render::Platform;
 use super::{Caller, Hooks, Reply};
@@ -56,19 +56,69 @@ pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Byte
     if !ok {
         return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
     }
-    let interaction: Interaction = match serde_json::from_slice(&body) {
+    let incoming = match read_interaction(&body) {
         Ok(i) => i,
         Err(e) => {
             tracing::info!(error = %e, "unreadable Discord interaction");
             return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
         }
     };
-    match interaction {
-        Interaction::Ping(_) => json_response(json!({ "type": 1 })),
+    match incoming {
+        Incoming::Ping => json_response(json!({ "type": 1 })),
+        Incoming::Help => json_response(message_response(&super::exec::help(Platform::Discord))),
+        Incoming::Command {
+            caller,
+            parsed,
+            token,
+        } => {
+            let bot = h.bot.clone();
+            let work = async move {
+                match parsed {
+                    Ok(c) => bot.run(&caller, c).await,
+                    Err(e) => super::exec::Bot::parse_failed(Platform::Discord, &e),
+                }
+            };
+            answer(&h, discord, token, work).await
+        }
+        Incoming::Press {
+            caller,
+            action,
+            token,
+        } => {
+            let bot = h.bot.clone();
+            answer(&h, discord, token, async move {
+                bot.press(&caller, &action).await
+            })
+            .await
+        }
+        Incoming::Other => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// An interaction's JSON body, read (after its signature was checked).
+pub enum Incoming {
+    Ping,
+    /// `/klaxon` without a subcommand.
+    Help,
+    Command {
+        caller: Caller,
+        parsed: Result<Command, ParseError>,
+        token: String,
+    },
+    Press {
+        caller: Caller,
+        action: String,
+        token: String,
+    },
+    Other,
+}
+
+pub fn read_interaction(body: &[u8]) -> Result<Incoming, serde_json::Error> {
+    Ok(match serde_json::from_slice::<Interaction>(body)? {
+        Interaction::Ping(_) => Incoming::Ping,
         Interaction::Command(cmd) => {
-            let caller = caller_of(&cmd.user);
             let Some(sub) = cmd.data.options.first() else {
-                return json_response(message_response(&super::exec::help(Platform::Discord)));
+                return Ok(Incoming::Help);
             };
             let mut opts = HashMap::new();
             if let CommandDataOptionValue::SubCommand(list) = &sub.value {
@@ -84,27 +134,19 @@ pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Byte
                     }
                 }
             }
-            let parsed = command::from_options(&sub.name, &opts);
-            let bot = h.bot.clone();
-            let work = async move {
-                match parsed {
-                    Ok(c) => bot.run(&caller, c).await,
-                    Err(e) => super::exec::Bot::parse_failed(Platform::Discord, &e),
-                }
-            };
-            answer(&h, discord, cmd.token.clone(), work).await
+            Incoming::Command {
+                caller: caller_of(&cmd.user),
+                parsed: command::from_options(&sub.name, &opts),
+                token: cmd.token.clone(),
+            }
         }
-        Interaction::Component(c) => {
-            let caller = caller_of(&c.user);
-            let action = c.data.custom_id.clone();
-            let bot = h.bot.clone();
-            answer(&h, discord, c.token.clone(), async move {
-                bot.press(&caller, &action).await
-            })
-            .await
-        }
-        _ => StatusCode::BAD_REQUEST.into_response(),
-    }
+        Interaction::Component(c) => Incoming::Press {
+            caller: caller_of(&c.user),
+            action: c.data.custom_id.clone(),
+            token: c.token.clone(),
+        },
+        _ => Incoming::Other,
+    })
 }
 
 fn caller_of(user: &klaxon_discord::serenity::model::user::User) -> Caller {

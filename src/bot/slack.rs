@@ -4,7 +4,7 @@
 //! 3 seconds: the command's reply comes in the answer when the SDK calls are done by then,
 //! otherwise the answer says so and the reply follows through the request's `response_url`.
 
-use super::command::{self, Command};
+use super::command::{self, Command, ParseError};
 use super::post::slack_message;
 use super::render::Platform;
 use super::{Caller, Hooks, Reply};
@@ -96,15 +96,15 @@ where
     }
 }
 
-/// `POST /hooks/slack/commands`
-pub async fn commands(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(slack) = h.slack.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !verified(&slack, &headers, &body) {
-        return (StatusCode::UNAUTHORIZED, "bad or missing Slack signature").into_response();
-    }
-    let params = form(&body);
+/// A slash command's form body, read (after its signature was checked).
+pub struct SlashCommand {
+    pub caller: Caller,
+    pub command: Result<Command, ParseError>,
+    pub response_url: String,
+}
+
+pub fn read_command(body: &[u8]) -> SlashCommand {
+    let params = form(body);
     let caller = Caller {
         platform: Platform::Slack,
         user_id: param(&params, "user_id"),
@@ -112,45 +112,30 @@ pub async fn commands(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| param(&params, "user_id")),
     };
-    let cmd = match command::parse(&param(&params, "text")) {
-        Ok(c) => c,
-        Err(e) => {
-            return json_response(reply_body(
-                &super::exec::Bot::parse_failed(Platform::Slack, &e),
-                false,
-            ));
-        }
-    };
-    let public = !matches!(cmd, Command::Help);
-    let bot = h.bot.clone();
-    let response_url = param(&params, "response_url");
-    answer(&h, slack, response_url, public, async move {
-        bot.run(&caller, cmd).await
-    })
-    .await
+    SlashCommand {
+        caller,
+        command: command::parse(&param(&params, "text")),
+        response_url: param(&params, "response_url"),
+    }
 }
 
-/// `POST /hooks/slack/interactions`: button presses (`block_actions`).
-pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(slack) = h.slack.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !verified(&slack, &headers, &body) {
-        return (StatusCode::UNAUTHORIZED, "bad or missing Slack signature").into_response();
-    }
-    let params = form(&body);
-    let event: SlackInteractionEvent = match serde_json::from_str(&param(&params, "payload")) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::info!(error = %e, "unreadable Slack interaction");
-            return (StatusCode::BAD_REQUEST, "unreadable interaction payload").into_response();
-        }
-    };
+/// A button press: who pressed which button, and where the outcome goes.
+pub struct Press {
+    pub caller: Caller,
+    pub action: String,
+    pub response_url: String,
+}
+
+/// An interaction's form body (its `payload` field holds the JSON): a press, nothing to do
+/// (another kind of interaction, or one missing what a press needs), or unreadable.
+pub fn read_press(body: &[u8]) -> Result<Option<Press>, serde_json::Error> {
+    let params = form(body);
+    let event: SlackInteractionEvent = serde_json::from_str(&param(&params, "payload"))?;
     let SlackInteractionEvent::BlockActions(ev) = event else {
-        return StatusCode::OK.into_response();
+        return Ok(None);
     };
     let Some(user) = ev.user.clone() else {
-        return StatusCode::OK.into_response();
+        return Ok(None);
     };
     let caller = Caller {
         platform: Platform::Slack,
@@ -167,10 +152,67 @@ pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Byte
         .and_then(|a| a.first())
         .map(|a| a.action_id.0.clone())
     else {
-        return StatusCode::OK.into_response();
+        return Ok(None);
     };
     let Some(response_url) = ev.response_url.as_ref().map(|u| u.0.to_string()) else {
-        return StatusCode::OK.into_response();
+        return Ok(None);
+    };
+    Ok(Some(Press {
+        caller,
+        action,
+        response_url,
+    }))
+}
+
+/// `POST /hooks/slack/commands`
+pub async fn commands(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(slack) = h.slack.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !verified(&slack, &headers, &body) {
+        return (StatusCode::UNAUTHORIZED, "bad or missing Slack signature").into_response();
+    }
+    let SlashCommand {
+        caller,
+        command,
+        response_url,
+    } = read_command(&body);
+    let cmd = match command {
+        Ok(c) => c,
+        Err(e) => {
+            return json_response(reply_body(
+                &super::exec::Bot::parse_failed(Platform::Slack, &e),
+                false,
+            ));
+        }
+    };
+    let public = !matches!(cmd, Command::Help);
+    let bot = h.bot.clone();
+    answer(&h, slack, response_url, public, async move {
+        bot.run(&caller, cmd).await
+    })
+    .await
+}
+
+/// `POST /hooks/slack/interactions`: button presses (`block_actions`).
+pub async fn interactions(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(slack) = h.slack.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !verified(&slack, &headers, &body) {
+        return (StatusCode::UNAUTHORIZED, "bad or missing Slack signature").into_response();
+    }
+    let Press {
+        caller,
+        action,
+        response_url,
+    } = match read_press(&body) {
+        Ok(Some(p)) => p,
+        Ok(None) => return StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::info!(error = %e, "unreadable Slack interaction");
+            return (StatusCode::BAD_REQUEST, "unreadable interaction payload").into_response();
+        }
     };
     // Slack shows nothing for the button's own answer; the outcome goes to the channel.
     let bot = h.bot.clone();

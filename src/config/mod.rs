@@ -283,8 +283,13 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    /// A configuration file's text, not yet validated (`origin` names it in errors).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
             message: e.to_string(),
         })
     }
@@ -359,7 +364,7 @@ impl Config {
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad(format!(

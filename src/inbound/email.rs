@@ -161,7 +161,7 @@ async fn session(
 }
 
 /// `page+<token>@…` → the token.
-fn reply_token(address: &str) -> Option<&str> {
+pub fn reply_token(address: &str) -> Option<&str> {
     let local = address.trim_matches(['<', '>']).split('@').next()?;
     local.strip_prefix("page+").filter(|t| !t.is_empty())
 }
@@ -170,9 +170,19 @@ async fn handle(api: &wire::Api, mail: Mail) {
     handle_message(api, &mail.from, mail.recipients, &mail.data).await
 }
 
-/// A received email (from the SMTP listener, or from SES through SNS): acknowledges the page
-/// it answers, if any.
-pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>, data: &[u8]) {
+/// What a received email says, as far as acknowledging a page goes.
+pub struct ReadMail {
+    /// Lowercase: the header's From, else the envelope's.
+    pub sender: String,
+    /// The envelope's recipients, then the header's To.
+    pub recipients: Vec<String>,
+    /// The first text part (or the HTML's text).
+    pub text: String,
+    /// Subject and text, where a page's code may be.
+    pub words: String,
+}
+
+pub fn read_mail(from: &str, recipients: Vec<String>, data: &[u8]) -> ReadMail {
     let parsed = mail_parser::MessageParser::default().parse(data);
     let mut recipients = recipients;
     if let Some(to) = parsed.as_ref().and_then(|m| m.to()) {
@@ -190,6 +200,25 @@ pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>
         .as_ref()
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default();
+    let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or("");
+    let words = format!("{subject}\n{text}");
+    ReadMail {
+        sender,
+        recipients,
+        text,
+        words,
+    }
+}
+
+/// A received email (from the SMTP listener, or from SES through SNS): acknowledges the page
+/// it answers, if any.
+pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>, data: &[u8]) {
+    let ReadMail {
+        sender,
+        recipients,
+        text,
+        words,
+    } = read_mail(from, recipients, data);
     for r in &recipients {
         let Some(token) = reply_token(r) else {
             continue;
@@ -237,12 +266,6 @@ pub async fn handle_message(api: &wire::Api, from: &str, recipients: Vec<String>
             return;
         }
     }
-    let subject = parsed
-        .as_ref()
-        .and_then(|m| m.subject())
-        .unwrap_or("")
-        .to_string();
-    let words = format!("{subject}\n{text}");
     match acknowledge_by_code(api, &sender, &words, "acknowledged by email with its code").await {
         Some(_) => tracing::info!(%sender, "page acknowledged by an emailed code"),
         None => {

@@ -100,7 +100,7 @@ fn channels(sent: &[SentToBody]) -> Vec<(String, String)> {
 
 /// Whether a reply asks to acknowledge every open page: its first line of its own (not quoted)
 /// is "ACK ALL", in any case.
-fn asks_all(text: &str) -> bool {
+pub fn asks_all(text: &str) -> bool {
     let Some(first) = text
         .lines()
         .map(str::trim)
@@ -153,7 +153,7 @@ async fn acknowledge_all(api: &wire::Api, address: &str, note: &str) -> Vec<Stri
 }
 
 /// Six to ten digits standing alone in the text.
-fn codes(body: &str) -> Vec<&str> {
+pub fn codes(body: &str) -> Vec<&str> {
     body.split(|c: char| !c.is_ascii_digit())
         .filter(|w| (6..=10).contains(&w.len()))
         .collect()
