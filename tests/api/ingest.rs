@@ -667,3 +667,254 @@ async fn two_nodes_on_postgres_start_one_incident_for_one_key() {
     b.running.stop().await;
     drop_database(&url, &name).await;
 }
+
+/// Alertmanager's binary: `KLAXON_ALERTMANAGER`, Debian's `prometheus-alertmanager`, or
+/// `alertmanager` on the PATH. None (SKIPPED) without one; under CI=true that fails instead.
+fn alertmanager_binary() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var("KLAXON_ALERTMANAGER").unwrap_or_default(),
+        "/usr/bin/prometheus-alertmanager".into(),
+        "prometheus-alertmanager".into(),
+        "alertmanager".into(),
+    ];
+    let found = candidates.iter().filter(|c| !c.is_empty()).find(|c| {
+        std::process::Command::new(c.as_str())
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but Alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        );
+        eprintln!(
+            "SKIPPED: Alertmanager is not installed (apt-get install prometheus-alertmanager); the real-Alertmanager test did not run"
+        );
+    }
+    found.map(std::path::PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills Alertmanager when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn alertmanager_config(klaxon: &str) -> String {
+    format!(
+        r#"route:
+  receiver: pd
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['door="pagerduty"']
+      receiver: pd
+    - matchers: ['door="opsgenie"']
+      receiver: og
+    - matchers: ['door="webhook"']
+      receiver: wh
+receivers:
+  - name: pd
+    pagerduty_configs:
+      - routing_key: {PD_KEY}
+        url: {klaxon}/v2/enqueue
+        severity: '{{{{ .CommonLabels.severity }}}}'
+        description: '{{{{ .CommonAnnotations.summary }}}}'
+        send_resolved: true
+  - name: og
+    opsgenie_configs:
+      - api_key: {OG_KEY}
+        api_url: {klaxon}/
+        message: '{{{{ .CommonAnnotations.summary }}}}'
+        priority: P2
+        update_alerts: true
+        send_resolved: true
+  - name: wh
+    webhook_configs:
+      - url: {klaxon}/hooks/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: {AM_KEY}
+"#
+    )
+}
+
+async fn post_alerts(client: &reqwest_like::Client, am: &str, alerts: &Value) -> u16 {
+    client
+        .post_json(&format!("{am}/api/v2/alerts"), alerts)
+        .await
+}
+
+/// A minimal JSON POST over hyper (the test binary has no HTTP client crate beyond it).
+mod reqwest_like {
+    use http_body_util::BodyExt;
+
+    pub struct Client(
+        hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::Full<bytes::Bytes>,
+        >,
+    );
+
+    impl Client {
+        pub fn new() -> Client {
+            Client(
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http(),
+            )
+        }
+
+        pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> u16 {
+            let req = hyper::Request::post(url)
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(bytes::Bytes::from(
+                    body.to_string(),
+                )))
+                .unwrap();
+            match self.0.request(req).await {
+                Ok(r) => {
+                    let s = r.status().as_u16();
+                    let _ = r.into_body().collect().await;
+                    s
+                }
+                Err(_) => 0,
+            }
+        }
+
+        pub async fn ready(&self, url: &str) -> bool {
+            let req = hyper::Request::get(url)
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
+            matches!(self.0.request(req).await, Ok(r) if r.status().is_success())
+        }
+    }
+}
+
+fn am_alert(name: &str, door: &str, ends: Option<&str>) -> Value {
+    let mut a = json!({
+        "labels": {"alertname": name, "door": door, "severity": "critical"},
+        "annotations": {"summary": format!("{name} through {door}")},
+        "generatorURL": "http://prometheus-host:9090/graph",
+    });
+    if let Some(e) = ends {
+        a["endsAt"] = json!(e);
+    }
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_alertmanager_pages_through_all_three_receivers_and_resolves() {
+    let Some(bin) = alertmanager_binary() else {
+        return;
+    };
+    let app = app().await;
+    checkout(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(&config, alertmanager_config(&app.url())).unwrap();
+    let port = free_port();
+    let am = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(&bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .arg("--log.level=warn")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("Alertmanager starts");
+    let _child = Child(child);
+    let client = reqwest_like::Client::new();
+    // Alertmanager runs on real time: bounded polling for a protocol peer, not our timer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !client.ready(&format!("{am}/-/ready")).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Alertmanager did not become ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let doors = [
+        ("DiskFull", "pagerduty", "klaxon.pagerduty"),
+        ("QueueStuck", "opsgenie", "klaxon.opsgenie"),
+        ("ErrorsHigh", "webhook", "klaxon.alertmanager"),
+    ];
+    let firing: Vec<Value> = doors.iter().map(|(n, d, _)| am_alert(n, d, None)).collect();
+    assert_eq!(post_alerts(&client, &am, &json!(firing)).await, 200);
+
+    let by_source = |list: &[aws_sdk_ssmincidents::types::IncidentRecordSummary], src: &str| {
+        list.iter()
+            .filter(|i| i.incident_record_source().map(|s| s.source()) == Some(src))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let list = loop {
+        let list = incidents(&app).await;
+        if doors
+            .iter()
+            .all(|(_, _, s)| !by_source(&list, s).is_empty())
+        {
+            break list;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every receiver started an incident: {list:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for (name, door, source) in doors {
+        let mine = by_source(&list, source);
+        assert_eq!(mine.len(), 1, "{door}: one incident per firing group");
+        assert_eq!(mine[0].title(), format!("{name} through {door}"), "{door}");
+        assert_eq!(mine[0].status(), &IncidentRecordStatus::Open);
+    }
+    assert_eq!(by_source(&list, "klaxon.pagerduty")[0].impact(), 1);
+    assert_eq!(by_source(&list, "klaxon.opsgenie")[0].impact(), 2);
+    assert_eq!(by_source(&list, "klaxon.alertmanager")[0].impact(), 1);
+
+    let ended = "2000-01-01T00:00:00Z";
+    let resolved: Vec<Value> = doors
+        .iter()
+        .map(|(n, d, _)| am_alert(n, d, Some(ended)))
+        .collect();
+    assert_eq!(post_alerts(&client, &am, &json!(resolved)).await, 200);
+    loop {
+        let list = incidents(&app).await;
+        if list.len() == 3
+            && list
+                .iter()
+                .all(|i| i.status() == &IncidentRecordStatus::Resolved)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resolved notifications did not resolve every incident: {list:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
