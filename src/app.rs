@@ -292,6 +292,7 @@ fn router(
     probes: Probes,
     twilio: Option<TwilioHooks>,
     chat: crate::bot::Hooks,
+    ingest: Option<Arc<crate::ingest::Ingest>>,
 ) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
@@ -306,6 +307,9 @@ fn router(
                 .route("/hooks/twilio/voice", post(inbound::twilio::voice))
                 .with_state(hooks),
         );
+    }
+    if let Some(ingest) = ingest {
+        r = r.merge(crate::ingest::routes(ingest));
     }
     r.merge(crate::bot::routes(chat))
         .fallback_service(axum::routing::any(wire::handle).with_state(api))
@@ -364,6 +368,18 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         },
     });
     let first_key = api.keys.first();
+    let ingest = if config.integrations.is_empty() {
+        None
+    } else {
+        let account = first_key
+            .as_ref()
+            .and_then(|(id, _)| api.keys.get(id))
+            .map(|k| k.account_id.clone());
+        Some(Arc::new(
+            crate::ingest::Ingest::new(config, api.clone(), metrics.clone(), account)
+                .map_err(|e| AppError::Provider(e.to_string()))?,
+        ))
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| AppError::Listen {
@@ -411,7 +427,7 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         opts.clock.clone(),
         wake,
     )?;
-    let app = router(api, probes, twilio, chat);
+    let app = router(api, probes, twilio, chat, ingest);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
         .engine_loop

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod engine;
 pub mod handlers;
 pub mod inbound;
+pub mod ingest;
 pub mod metrics;
 pub mod shapes;
 pub mod storage;

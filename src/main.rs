@@ -176,6 +176,13 @@ fn main() -> ExitCode {
                     ""
                 }
             );
+            for g in &c.integrations {
+                // The plan lives in the database; an event names a missing one in its answer.
+                println!(
+                    "warning: integration {} starts incidents from response plan {:?}; make sure it exists (events get an error answer until it does)",
+                    g.name, g.response_plan
+                );
+            }
         })
         .map_err(|e| e.to_string()),
         Command::Discord {

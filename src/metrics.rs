@@ -55,6 +55,9 @@ impl Histogram {
     }
 }
 
+/// (integration, api, action, outcome)
+type AlertKey = (String, &'static str, String, String);
+
 #[derive(Default)]
 pub struct Metrics {
     /// (service, operation, outcome) → latency
@@ -63,6 +66,10 @@ pub struct Metrics {
     lateness: Mutex<Histogram>,
     /// (channel type, purpose, outcome) → count
     sends: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    /// (integration, api, action, outcome) → count
+    alerts: Mutex<BTreeMap<AlertKey, u64>>,
+    /// (integration, api, field) → events accepted with a default for a missing or unknown field
+    alert_defaults: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
 }
 
 fn escape(v: &str) -> String {
@@ -103,6 +110,21 @@ impl Metrics {
         }
     }
 
+    /// One event through an alert door (PagerDuty, Opsgenie, Alertmanager).
+    pub fn alert_event(&self, integration: &str, api: &'static str, action: &str, outcome: &str) {
+        if let Ok(mut m) = self.alerts.lock() {
+            *m.entry((integration.into(), api, action.into(), outcome.into()))
+                .or_default() += 1;
+        }
+    }
+
+    /// An alert accepted although `field` was missing or unknown (a default took its place).
+    pub fn alert_default(&self, integration: &str, api: &'static str, field: &'static str) {
+        if let Ok(mut m) = self.alert_defaults.lock() {
+            *m.entry((integration.into(), api, field)).or_default() += 1;
+        }
+    }
+
     /// The exposition text; `gauges` are (name, help, value) read by the caller.
     pub fn render(&self, gauges: &[(&str, &str, i64)]) -> String {
         let mut out = String::new();
@@ -133,6 +155,28 @@ impl Metrics {
                     out,
                     "klaxon_sends_total{{channel_type=\"{}\",purpose=\"{purpose}\",outcome=\"{outcome}\"}} {n}",
                     escape(channel)
+                );
+            }
+        }
+        out.push_str("# HELP klaxon_alert_events_total Events through the alert doors, by integration, api, action and outcome.\n# TYPE klaxon_alert_events_total counter\n");
+        if let Ok(m) = self.alerts.lock() {
+            for ((integration, api, action, outcome), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "klaxon_alert_events_total{{integration=\"{}\",api=\"{api}\",action=\"{}\",outcome=\"{}\"}} {n}",
+                    escape(integration),
+                    escape(action),
+                    escape(outcome)
+                );
+            }
+        }
+        out.push_str("# HELP klaxon_alert_event_defaults_total Alert events accepted with a default for a missing or unknown field (severity, summary).\n# TYPE klaxon_alert_event_defaults_total counter\n");
+        if let Ok(m) = self.alert_defaults.lock() {
+            for ((integration, api, field), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "klaxon_alert_event_defaults_total{{integration=\"{}\",api=\"{api}\",field=\"{field}\"}} {n}",
+                    escape(integration)
                 );
             }
         }

@@ -217,6 +217,58 @@ impl Default for EngineConfig {
     }
 }
 
+/// A monitoring tool's way in (PagerDuty Events API v2, Opsgenie Alert API, Alertmanager
+/// webhook): its key, and the response plan its incidents start from.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    pub name: String,
+    #[serde(default)]
+    pub key: Option<Secret>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The SSM Incidents response plan, by name.
+    pub response_plan: String,
+    /// Events accepted per minute; PagerDuty documents 120 per routing key.
+    #[serde(default = "default_rate_per_minute")]
+    pub rate_per_minute: u32,
+    /// The account the plan belongs to; the first configured credential's account by default.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The region incidents are started in; the first of `regions` by default.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+fn default_rate_per_minute() -> u32 {
+    120
+}
+
+/// Keys shorter than this are refused: they are the only thing guarding the doors.
+pub const MIN_INTEGRATION_KEY: usize = 20;
+
+impl IntegrationConfig {
+    /// The key, from the file when one is named (trimmed of the newline editors add).
+    pub fn secret(&self) -> Result<Secret, ConfigError> {
+        match (&self.key, &self.key_file) {
+            (Some(k), None) => Ok(k.clone()),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|k| Secret::new(k.trim()))
+                .map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "[[integrations]] {}: cannot read key_file {}: {e}",
+                        self.name,
+                        f.display()
+                    ))
+                }),
+            _ => Err(ConfigError::Invalid(format!(
+                "[[integrations]] {} needs exactly one of key and key_file",
+                self.name
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -240,6 +292,7 @@ pub struct Config {
     pub discord: Option<DiscordConfig>,
     pub sns: SnsConfig,
     pub chat: ChatConfig,
+    pub integrations: Vec<IntegrationConfig>,
 }
 
 impl Default for Config {
@@ -264,6 +317,7 @@ impl Default for Config {
             discord: None,
             sns: SnsConfig::default(),
             chat: ChatConfig::default(),
+            integrations: Vec::new(),
         }
     }
 }
@@ -472,7 +526,63 @@ impl Config {
         {
             return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0, provider_backoff_max_ms >= provider_backoff_ms and >= 1".into());
         }
-        self.validate_chat()
+        self.validate_chat()?;
+        self.validate_integrations()
+    }
+
+    fn validate_integrations(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let mut keys: Vec<Secret> = Vec::new();
+        for (i, g) in self.integrations.iter().enumerate() {
+            let name = &g.name;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad(format!(
+                    "[[integrations]] name {name:?} must be letters, digits, - and _"
+                ));
+            }
+            if self.integrations[..i].iter().any(|o| &o.name == name) {
+                return bad(format!("[[integrations]] {name} is named twice"));
+            }
+            let key = g.secret()?;
+            if key.expose().chars().count() < MIN_INTEGRATION_KEY {
+                return bad(format!(
+                    "[[integrations]] {name}: the key must be at least {MIN_INTEGRATION_KEY} characters"
+                ));
+            }
+            if keys.contains(&key) {
+                return bad(format!(
+                    "[[integrations]] {name}: the key is another integration's too"
+                ));
+            }
+            keys.push(key);
+            if g.response_plan.is_empty() {
+                return bad(format!("[[integrations]] {name} needs a response_plan"));
+            }
+            if g.rate_per_minute == 0 {
+                return bad(format!(
+                    "[[integrations]] {name}: rate_per_minute must be positive"
+                ));
+            }
+            if let Some(a) = &g.account_id
+                && (a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
+            {
+                return bad(format!(
+                    "[[integrations]] {name}: account_id must be 12 digits"
+                ));
+            }
+            if let Some(r) = &g.region
+                && !self.regions.contains(r)
+            {
+                return bad(format!(
+                    "[[integrations]] {name}: region {r} is not one of regions"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_chat(&self) -> Result<(), ConfigError> {
@@ -606,6 +716,41 @@ mod tests {
         assert!(err.to_string().contains("time_scale"));
         let c = Config::load(None, &env(&[]), &none).unwrap();
         assert_eq!(c.database_url(), "sqlite://data/klaxon.db");
+    }
+
+    #[test]
+    fn integrations_are_checked_by_name() {
+        let dir = std::env::temp_dir().join(format!("klaxon-int-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |text: &str| {
+            let file = dir.join("i.toml");
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file), &env(&[]), &Overrides::default())
+        };
+        let one = |name: &str, key: &str| {
+            format!("[[integrations]]\nname = \"{name}\"\nkey = \"{key}\"\nresponse_plan = \"p\"\n")
+        };
+        let long = "k".repeat(24);
+        let c = load(&one("prom", &long)).unwrap();
+        assert_eq!(c.integrations[0].rate_per_minute, 120);
+        assert!(!format!("{c:?}").contains(&long), "keys are not printed");
+        let cases = [
+            (format!("{}{}", one("prom", &long), one("prom", &"j".repeat(24))), "prom is named twice"),
+            (one("shorty", "short"), "shorty: the key must be at least 20"),
+            (
+                "[[integrations]]\nname = \"filed\"\nkey_file = \"/nonexistent/k\"\nresponse_plan = \"p\"\n".into(),
+                "filed: cannot read key_file",
+            ),
+            (
+                format!("{}surprise = 1\n", one("prom", &long)),
+                "unknown field",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(!err.contains(&long));
+        }
     }
 
     #[test]

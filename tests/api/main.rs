@@ -15,6 +15,7 @@ mod helpers;
 mod incidents_records;
 mod incidents_setup;
 mod incidents_wire;
+mod ingest;
 mod malformed;
 mod outage;
 mod process;
