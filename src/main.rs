@@ -93,6 +93,20 @@ enum ImportCommand {
         #[arg(long)]
         reactivate: bool,
     },
+    /// From Opsgenie, through its REST API.
+    Opsgenie {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Opsgenie's API (https://api.eu.opsgenie.com for the EU instance).
+        #[arg(long, default_value = klaxon::import::opsgenie_api::DEFAULT_URL)]
+        api_url: String,
+        /// A file holding an API integration's key (read access to users and configuration).
+        #[arg(long)]
+        api_key_file: PathBuf,
+        /// Send fresh activation codes to enabled contact methods instead of activating them.
+        #[arg(long)]
+        reactivate: bool,
+    },
 }
 
 async fn import_aws(
@@ -118,6 +132,47 @@ async fn import_aws(
     );
     let mut report = Report::new(opts.dry_run);
     klaxon::import::aws::run(&src, &dst, opts, &mut report).await;
+    dst.finish().await;
+    print!("{}", report.table());
+    match report.failed() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} resource(s) could not be imported (see FAILED above)"
+        )),
+    }
+}
+
+async fn import_opsgenie(
+    config: Config,
+    api_url: String,
+    key_file: PathBuf,
+    opts: klaxon::import::aws::RunOptions,
+) -> Result<(), String> {
+    use klaxon::import::{Report, opsgenie, opsgenie_api::Api, target::Target};
+    let key = std::fs::read_to_string(&key_file)
+        .map_err(|e| format!("--api-key-file {}: {e}", key_file.display()))?;
+    let api = Api::new(&api_url, klaxon::config::Secret::new(key.trim()));
+    let dst = Target::connect(&config).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "importing from Opsgenie ({api_url}) into {} (account {}, {}){}",
+        dst.endpoint,
+        dst.account,
+        dst.region,
+        if dst.in_process() {
+            "; no server was listening, so one runs in-process for the import"
+        } else {
+            ""
+        }
+    );
+    let src = match opsgenie::read(&api).await {
+        Ok(s) => s,
+        Err(e) => {
+            dst.finish().await;
+            return Err(format!("reading Opsgenie: {e}"));
+        }
+    };
+    let mut report = Report::new(opts.dry_run);
+    opsgenie::run(&src, &dst, opts, &mut report).await;
     dst.finish().await;
     print!("{}", report.table());
     match report.failed() {
@@ -286,6 +341,34 @@ fn main() -> ExitCode {
                     .build()
                     .map_err(|e| e.to_string())
                     .and_then(|rt| rt.block_on(import_aws(c, source, opts))),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Import {
+            command:
+                ImportCommand::Opsgenie {
+                    target,
+                    api_url,
+                    api_key_file,
+                    reactivate,
+                },
+        } => {
+            let flags = Overrides {
+                listen: target.listen,
+                data_dir: target.data_dir,
+                database_url: target.database_url,
+                time_scale: None,
+            };
+            let opts = klaxon::import::aws::RunOptions {
+                dry_run: target.dry_run,
+                reactivate,
+            };
+            match Config::load(target.config.config.as_deref(), &env, &flags) {
+                Ok(c) => tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|rt| rt.block_on(import_opsgenie(c, api_url, api_key_file, opts))),
                 Err(e) => Err(e.to_string()),
             }
         }

@@ -29,13 +29,13 @@ pub struct RunOptions {
 /// How far ahead overrides are read: AWS keeps them for at most a year or so ahead in practice.
 const OVERRIDE_HORIZON_SECS: i64 = 2 * 366 * 24 * 3600;
 
-struct SrcContact {
-    arn: String,
-    alias: String,
-    display_name: Option<String>,
-    kind: ContactType,
-    plan: Plan,
-    tags: BTreeMap<String, String>,
+pub(super) struct SrcContact {
+    pub(super) arn: String,
+    pub(super) alias: String,
+    pub(super) display_name: Option<String>,
+    pub(super) kind: ContactType,
+    pub(super) plan: Plan,
+    pub(super) tags: BTreeMap<String, String>,
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -85,7 +85,7 @@ fn normal_plan(p: Option<Plan>) -> Plan {
     p
 }
 
-fn normal_recurrence(r: Option<RecurrenceSettings>) -> Option<RecurrenceSettings> {
+pub(super) fn normal_recurrence(r: Option<RecurrenceSettings>) -> Option<RecurrenceSettings> {
     r.map(|mut r| {
         if r.daily_settings.as_ref().is_some_and(|x| x.is_empty()) {
             r.daily_settings = None;
@@ -198,7 +198,7 @@ async fn read_contacts(src: &Source) -> Result<Vec<SrcContact>, String> {
 /// Makes sure a personal or escalation contact exists at the target (with an empty plan when
 /// new): `Some(true)` when it was created, `Some(false)` when it was there, `None` in a dry
 /// run that would create it.
-async fn ensure_contact(
+pub(super) async fn ensure_contact(
     dst: &Target,
     map: &ArnMap,
     c: &SrcContact,
@@ -279,7 +279,7 @@ async fn sync_tags_contacts(
 
 /// Brings a contact's display name, plan and tags to the source's; on-call schedules are
 /// created here, since their plan must name their rotations from the start.
-async fn contact_plan(
+pub(super) async fn contact_plan(
     dst: &Target,
     map: &ArnMap,
     c: &SrcContact,
@@ -351,7 +351,7 @@ fn address(c: &ContactChannel) -> String {
         .unwrap_or_default()
 }
 
-async fn list_channels(
+pub(super) async fn list_channels(
     client: &aws_sdk_ssmcontacts::Client,
     contact: &str,
 ) -> Result<Vec<ContactChannel>, String> {
@@ -418,7 +418,7 @@ async fn channels(
     }
 }
 
-async fn channel(
+pub(super) async fn channel(
     dst: &Target,
     map: &mut ArnMap,
     dst_contact: &str,
@@ -513,7 +513,9 @@ async fn channel(
     outcome
 }
 
-async fn list_rotations(client: &aws_sdk_ssmcontacts::Client) -> Result<Vec<Rotation>, String> {
+pub(super) async fn list_rotations(
+    client: &aws_sdk_ssmcontacts::Client,
+) -> Result<Vec<Rotation>, String> {
     client
         .list_rotations()
         .into_paginator()
@@ -541,8 +543,21 @@ async fn rotations(
     };
     let by_name: HashMap<&str, &Rotation> = target.iter().map(|t| (t.name.as_str(), t)).collect();
     for s in &source {
-        let (outcome, arn) =
-            rotation(src, dst, map, s, by_name.get(s.name.as_str()).copied(), o).await;
+        let tags = match src
+            .contacts
+            .list_tags_for_resource()
+            .resource_arn(&s.rotation_arn)
+            .send()
+            .await
+        {
+            Ok(t) => tag_map(t.tags()),
+            Err(e) => {
+                report.record(Kind::Rotation, &s.name, Outcome::Failed(sdk_message(&e)));
+                continue;
+            }
+        };
+        let existing = by_name.get(s.name.as_str()).copied();
+        let (outcome, arn) = rotation(dst, map, s, &tags, existing, o).await;
         report.record(Kind::Rotation, &s.name, outcome);
         if let Some(arn) = arn {
             map.insert(&s.rotation_arn, &arn);
@@ -551,26 +566,16 @@ async fn rotations(
     }
 }
 
-async fn rotation(
-    src: &Source,
+pub(super) async fn rotation(
     dst: &Target,
     map: &ArnMap,
     s: &Rotation,
+    tags: &BTreeMap<String, String>,
     existing: Option<&Rotation>,
     o: RunOptions,
 ) -> (Outcome, Option<String>) {
     let members = map.rewrite_all(s.contact_ids());
     let want = normal_recurrence(s.recurrence.clone());
-    let tags = match src
-        .contacts
-        .list_tags_for_resource()
-        .resource_arn(&s.rotation_arn)
-        .send()
-        .await
-    {
-        Ok(t) => tag_map(t.tags()),
-        Err(e) => return (Outcome::Failed(sdk_message(&e)), None),
-    };
     let Some(t) = existing else {
         if o.dry_run {
             return (Outcome::Created, None);
@@ -583,7 +588,7 @@ async fn rotation(
             .set_start_time(s.start_time)
             .set_time_zone_id(s.time_zone_id.clone())
             .set_recurrence(want)
-            .set_tags(create_tags(&tags))
+            .set_tags(create_tags(tags))
             .send()
             .await
         {
@@ -616,7 +621,7 @@ async fn rotation(
             );
         }
     }
-    match sync_tags_contacts(dst, &t.rotation_arn, &tags, o.dry_run).await {
+    match sync_tags_contacts(dst, &t.rotation_arn, tags, o.dry_run).await {
         Ok(x) => changed |= x,
         Err(e) => return (Outcome::Failed(e), Some(t.rotation_arn.clone())),
     }
@@ -649,8 +654,7 @@ async fn list_overrides(
         .map_err(|e| sdk_message(&e))
 }
 
-/// Future (and ongoing) overrides, matched by their window and people; one the source no
-/// longer has is removed, so that an override moved at the source is not doubled.
+/// A source rotation's future (and ongoing) overrides at the target.
 async fn overrides(
     src: &Source,
     dst: &Target,
@@ -660,24 +664,58 @@ async fn overrides(
     o: RunOptions,
     report: &mut Report,
 ) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let (from, to) = (
-        DateTime::from_secs(now),
-        DateTime::from_secs(now + OVERRIDE_HORIZON_SECS),
-    );
+    let (from, to) = override_window();
     let source = match list_overrides(&src.contacts, &s.rotation_arn, from, to).await {
         Ok(x) => x,
         Err(e) => {
             return report.record(Kind::Override, &format!("{}/*", s.name), Outcome::Failed(e));
         }
     };
+    let want: Vec<WantOverride> = source
+        .iter()
+        .map(|ov| WantOverride {
+            start: ov.start_time,
+            end: ov.end_time,
+            people: map.rewrite_all(&ov.new_contact_ids),
+        })
+        .collect();
+    apply_overrides(dst, &s.name, arn, &want, o, report).await;
+}
+
+/// From now to the horizon: past overrides are history, not set-up.
+pub(super) fn override_window() -> (DateTime, DateTime) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    (
+        DateTime::from_secs(now),
+        DateTime::from_secs(now + OVERRIDE_HORIZON_SECS),
+    )
+}
+
+/// An override as the target should have it (people as target ARNs).
+pub(super) struct WantOverride {
+    pub(super) start: DateTime,
+    pub(super) end: DateTime,
+    pub(super) people: Vec<String>,
+}
+
+/// Brings a target rotation's future overrides to `want`, matched by window and people; one
+/// the source no longer has is removed, so that an override moved at the source is not doubled.
+pub(super) async fn apply_overrides(
+    dst: &Target,
+    rotation: &str,
+    arn: &str,
+    want: &[WantOverride],
+    o: RunOptions,
+    report: &mut Report,
+) {
+    let (from, to) = override_window();
     let target = match list_overrides(&dst.contacts, arn, from, to).await {
         Ok(x) => x,
         Err(e) => {
-            return report.record(Kind::Override, &format!("{}/*", s.name), Outcome::Failed(e));
+            return report.record(Kind::Override, &format!("{rotation}/*"), Outcome::Failed(e));
         }
     };
     let key = |start: &DateTime, end: &DateTime, people: Vec<String>| -> OverrideKey {
@@ -696,10 +734,10 @@ async fn overrides(
             )
         })
         .collect();
-    for ov in &source {
-        let people = map.rewrite_all(&ov.new_contact_ids);
-        let k = key(&ov.start_time, &ov.end_time, people.clone());
-        let name = format!("{}/{}", s.name, ov.start_time);
+    for ov in want {
+        let people = ov.people.clone();
+        let k = key(&ov.start, &ov.end, people.clone());
+        let name = format!("{rotation}/{}", ov.start);
         if have.remove(&k).is_some() {
             report.record(Kind::Override, &name, Outcome::Unchanged);
             continue;
@@ -713,8 +751,8 @@ async fn overrides(
             .create_rotation_override()
             .rotation_id(arn)
             .set_new_contact_ids(Some(people))
-            .start_time(ov.start_time)
-            .end_time(ov.end_time)
+            .start_time(ov.start)
+            .end_time(ov.end)
             .send()
             .await;
         let outcome = match r {
@@ -725,8 +763,7 @@ async fn overrides(
     }
     for ((start, _, _), id) in have {
         let name = format!(
-            "{}/{} (no longer at the source: removed)",
-            s.name,
+            "{rotation}/{} (no longer at the source: removed)",
             DateTime::from_millis(start)
         );
         if o.dry_run {

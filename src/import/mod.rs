@@ -1,5 +1,5 @@
-//! `klaxon import`: brings a team's set-up from AWS Incident Manager into a Klaxon in one
-//! command, safely and repeatably.
+//! `klaxon import`: brings a team's set-up from AWS Incident Manager or Opsgenie into a Klaxon
+//! in one command, safely and repeatably.
 //!
 //! Everything is written through the target Klaxon's own API with the AWS SDK clients: the
 //! running server's when one listens on the configured address, otherwise an in-process
@@ -14,6 +14,8 @@
 
 pub mod arn;
 pub mod aws;
+pub mod opsgenie;
+pub mod opsgenie_api;
 pub mod source;
 pub mod target;
 
@@ -127,6 +129,12 @@ impl Report {
                 eprintln!("{} resources…", self.seen);
             }
         }
+    }
+
+    /// Something brought across only in part (a delay clamped, a recipient left out): a line
+    /// for the operator, not a resource of its own.
+    pub fn note(&self, kind: Kind, name: &str, what: &str) {
+        println!("note {} {name}: {what}", kind.label());
     }
 
     /// How many resources of `kind` ended in `outcome`'s column.

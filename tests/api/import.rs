@@ -3,6 +3,8 @@
 //! compared field by field through the SDK. The import writes through the running server's
 //! API, so the server (and its read cache) sees every change at once.
 
+mod opsgenie;
+
 use crate::channels::personal;
 use crate::helpers::*;
 use crate::incidents_setup::{pagerduty, ready, restart_action, template};
