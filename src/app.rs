@@ -293,6 +293,7 @@ fn router(
     twilio: Option<TwilioHooks>,
     chat: crate::bot::Hooks,
     ingest: Option<Arc<crate::ingest::Ingest>>,
+    operator_token: crate::config::Secret,
 ) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
@@ -312,6 +313,7 @@ fn router(
         r = r.merge(crate::ingest::routes(ingest));
     }
     r.merge(crate::bot::routes(chat))
+        .merge(crate::operator::routes(api.clone(), operator_token))
         .fallback_service(axum::routing::any(wire::handle).with_state(api))
 }
 
@@ -427,7 +429,14 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         opts.clock.clone(),
         wake,
     )?;
-    let app = router(api, probes, twilio, chat, ingest);
+    let operator_token =
+        crate::operator::token(&config.data_dir).map_err(|source| AppError::DataDir {
+            path: crate::operator::token_path(&config.data_dir)
+                .display()
+                .to_string(),
+            source,
+        })?;
+    let app = router(api, probes, twilio, chat, ingest, operator_token);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
         .engine_loop

@@ -44,11 +44,143 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Bring a set-up across from another incident manager (see the README's "Moving from …").
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Discord application set-up.
     Discord {
         #[command(subcommand)]
         command: DiscordCommand,
     },
+}
+
+/// The Klaxon an import writes into: the same options as `serve`. A server already listening
+/// on that address is written through; otherwise one is started in-process for the run.
+#[derive(clap::Args)]
+struct TargetArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    #[arg(long)]
+    listen: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Print what would be created, changed or skipped, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// From AWS Incident Manager (SSM Contacts and SSM Incidents), through the AWS API.
+    Aws {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The source's Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1).
+        #[arg(long)]
+        source_region: Option<String>,
+        /// A profile of the shared credentials file (default: AWS_PROFILE, else the environment's keys).
+        #[arg(long)]
+        source_profile: Option<String>,
+        /// Another endpoint for the source (another Klaxon, say).
+        #[arg(long)]
+        source_endpoint_url: Option<String>,
+        /// Send fresh activation codes to channels that were activated at the source, instead of
+        /// carrying their activation over.
+        #[arg(long)]
+        reactivate: bool,
+    },
+    /// From Opsgenie, through its REST API.
+    Opsgenie {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Opsgenie's API (https://api.eu.opsgenie.com for the EU instance).
+        #[arg(long, default_value = klaxon::import::opsgenie_api::DEFAULT_URL)]
+        api_url: String,
+        /// A file holding an API integration's key (read access to users and configuration).
+        #[arg(long)]
+        api_key_file: PathBuf,
+        /// Send fresh activation codes to enabled contact methods instead of activating them.
+        #[arg(long)]
+        reactivate: bool,
+    },
+}
+
+async fn import_aws(
+    config: Config,
+    source: klaxon::import::source::SourceOptions,
+    opts: klaxon::import::aws::RunOptions,
+) -> Result<(), String> {
+    use klaxon::import::{Report, source, target::Target};
+    let src = source::connect(&source, &env).map_err(|e| e.to_string())?;
+    let dst = Target::connect(&config).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "importing from {} ({}) into {} (account {}, {}){}",
+        source.endpoint_url.as_deref().unwrap_or("AWS"),
+        src.region,
+        dst.endpoint,
+        dst.account,
+        dst.region,
+        if dst.in_process() {
+            "; no server was listening, so one runs in-process for the import"
+        } else {
+            ""
+        }
+    );
+    let mut report = Report::new(opts.dry_run);
+    klaxon::import::aws::run(&src, &dst, opts, &mut report).await;
+    dst.finish().await;
+    print!("{}", report.table());
+    match report.failed() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} resource(s) could not be imported (see FAILED above)"
+        )),
+    }
+}
+
+async fn import_opsgenie(
+    config: Config,
+    api_url: String,
+    key_file: PathBuf,
+    opts: klaxon::import::aws::RunOptions,
+) -> Result<(), String> {
+    use klaxon::import::{Report, opsgenie, opsgenie_api::Api, target::Target};
+    let key = std::fs::read_to_string(&key_file)
+        .map_err(|e| format!("--api-key-file {}: {e}", key_file.display()))?;
+    let api = Api::new(&api_url, klaxon::config::Secret::new(key.trim()));
+    let dst = Target::connect(&config).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "importing from Opsgenie ({api_url}) into {} (account {}, {}){}",
+        dst.endpoint,
+        dst.account,
+        dst.region,
+        if dst.in_process() {
+            "; no server was listening, so one runs in-process for the import"
+        } else {
+            ""
+        }
+    );
+    let src = match opsgenie::read(&api).await {
+        Ok(s) => s,
+        Err(e) => {
+            dst.finish().await;
+            return Err(format!("reading Opsgenie: {e}"));
+        }
+    };
+    let mut report = Report::new(opts.dry_run);
+    opsgenie::run(&src, &dst, opts, &mut report).await;
+    dst.finish().await;
+    print!("{}", report.table());
+    match report.failed() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} resource(s) could not be imported (see FAILED above)"
+        )),
+    }
 }
 
 #[derive(Subcommand)]
@@ -185,6 +317,68 @@ fn main() -> ExitCode {
             }
         })
         .map_err(|e| e.to_string()),
+        Command::Import {
+            command:
+                ImportCommand::Aws {
+                    target,
+                    source_region,
+                    source_profile,
+                    source_endpoint_url,
+                    reactivate,
+                },
+        } => {
+            let flags = Overrides {
+                listen: target.listen,
+                data_dir: target.data_dir,
+                database_url: target.database_url,
+                time_scale: None,
+            };
+            let source = klaxon::import::source::SourceOptions {
+                region: source_region,
+                profile: source_profile,
+                endpoint_url: source_endpoint_url,
+            };
+            let opts = klaxon::import::aws::RunOptions {
+                dry_run: target.dry_run,
+                reactivate,
+            };
+            match Config::load(target.config.config.as_deref(), &env, &flags) {
+                Ok(c) => tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|rt| rt.block_on(import_aws(c, source, opts))),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Import {
+            command:
+                ImportCommand::Opsgenie {
+                    target,
+                    api_url,
+                    api_key_file,
+                    reactivate,
+                },
+        } => {
+            let flags = Overrides {
+                listen: target.listen,
+                data_dir: target.data_dir,
+                database_url: target.database_url,
+                time_scale: None,
+            };
+            let opts = klaxon::import::aws::RunOptions {
+                dry_run: target.dry_run,
+                reactivate,
+            };
+            match Config::load(target.config.config.as_deref(), &env, &flags) {
+                Ok(c) => tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|rt| rt.block_on(import_opsgenie(c, api_url, api_key_file, opts))),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         Command::Discord {
             command: DiscordCommand::RegisterCommands { config },
         } => match Config::load(config.config.as_deref(), &env, &Overrides::default()) {

@@ -73,7 +73,7 @@ pub fn plan_arn(account: &str, name: &str) -> String {
     format!("arn:aws:ssm-incidents::{account}:response-plan/{name}")
 }
 
-fn restart_action() -> Action {
+pub fn restart_action() -> Action {
     Action::SsmAutomation(
         SsmAutomation::builder()
             .document_name("AWS-Restart")
@@ -90,7 +90,7 @@ fn restart_action() -> Action {
     )
 }
 
-fn pagerduty() -> Integration {
+pub fn pagerduty() -> Integration {
     Integration::PagerDutyConfiguration(
         PagerDutyConfiguration::builder()
             .name("pd-main")

@@ -12,6 +12,7 @@ mod email;
 mod engagements;
 mod engine_nodes;
 mod helpers;
+mod import;
 mod incidents_records;
 mod incidents_setup;
 mod incidents_wire;

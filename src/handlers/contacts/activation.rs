@@ -122,6 +122,7 @@ pub async fn activate(
             b.activated = true;
             b.activation.code_hash = None;
             b.activation.failed_attempts = 0;
+            b.activated_by = None;
         }
         _ => {
             b.activation.failed_attempts += 1;
@@ -154,7 +155,33 @@ pub async fn deactivate(
     let mut tx = svc.store.begin().await?;
     let (mut rec, mut b) = load(tx.as_mut(), &ctx, &id).await?;
     b.activated = false;
+    b.activated_by = None;
     save(tx.as_mut(), &mut rec, &b, now).await?;
     tx.commit().await?;
     Ok(DeactivateContactChannelResult {})
+}
+
+/// Marks a channel activated without a code, for an operator action that carried over a channel
+/// its owner had already proven (`klaxon import`). Only the operator route reaches this; no
+/// API operation does. Returns whether the channel was already active.
+pub async fn activate_by_operator(
+    svc: &ContactsService,
+    ctx: &Context,
+    id: &str,
+    actor: &str,
+) -> Result<bool, Error> {
+    let now = svc.clock.now_ms();
+    let mut tx = svc.store.begin().await?;
+    let (mut rec, mut b) = load(tx.as_mut(), ctx, id).await?;
+    if b.activated {
+        return Ok(true);
+    }
+    b.activated = true;
+    b.activation.code_hash = None;
+    b.activation.failed_attempts = 0;
+    b.activated_by = Some(actor.to_string());
+    save(tx.as_mut(), &mut rec, &b, now).await?;
+    tx.commit().await?;
+    tracing::info!(channel = %rec.id, actor, "contact channel activated by an operator action, without a code");
+    Ok(false)
 }

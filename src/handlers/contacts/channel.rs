@@ -122,6 +122,7 @@ pub async fn create(
         address,
         activated: false,
         activation: Default::default(),
+        activated_by: None,
     };
     let code = if input.defer_activation == Some(true) {
         None

@@ -1,7 +1,7 @@
 //! SSM Contacts behaviour. Each file holds one resource group; this one wires them to the
 //! generated `Api` trait.
 
-mod activation;
+pub mod activation;
 mod channel;
 mod contact;
 mod engagement;

@@ -50,6 +50,10 @@ pub struct ChannelBody {
     pub address: String,
     pub activated: bool,
     pub activation: Activation,
+    /// Who activated the channel without a code (an operator's import); `None` when its owner
+    /// gave the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,118 @@
+//! Operator actions that are not part of the AWS API: today one, activating a contact channel
+//! without a code, which `klaxon import` needs so that a channel proven at the source pages at
+//! once. The route answers only to the operator token kept in the data directory (mode 0600):
+//! whoever can read it can read the database and the generated credentials anyway, so it grants
+//! nothing an API credential holder does not already lack. The token is never logged.
+
+use crate::config::Secret;
+use crate::domain::arn::Arn;
+use crate::handlers::contacts::activation::activate_by_operator;
+use crate::shapes::Context;
+use crate::wire::Api;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Response, StatusCode};
+use axum::routing::post;
+use rand::Rng;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub const ACTIVATE_PATH: &str = "/_klaxon/operator/activate-channel";
+pub const TOKEN_HEADER: &str = "x-klaxon-operator-token";
+
+pub fn token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("operator.token")
+}
+
+/// Reads the data directory's operator token, creating it (mode 0600) when missing.
+pub fn token(data_dir: &Path) -> std::io::Result<Secret> {
+    let path = token_path(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(Secret::new(t.trim())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let bytes: [u8; 32] = rand::rng().random();
+    let t = hex::encode(bytes);
+    std::fs::create_dir_all(data_dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(&path)?.write_all(t.as_bytes())?;
+    Ok(Secret::new(t))
+}
+
+#[derive(Clone)]
+struct Hooks {
+    api: Arc<Api>,
+    token: Secret,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivateRequest {
+    contact_channel_arn: String,
+    actor: Option<String>,
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+async fn activate(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let given = headers
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(given.ct_eq(h.token.expose().as_bytes())) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"message": "not the operator token"}),
+        );
+    }
+    let Ok(req) = serde_json::from_slice::<ActivateRequest>(&body) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"message": "expected {\"contactChannelArn\": …}"}),
+        );
+    };
+    let Some(arn) = Arn::parse(&req.contact_channel_arn) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"message": "contactChannelArn is not an ARN"}),
+        );
+    };
+    let ctx = Context {
+        account_id: arn.account.clone(),
+        region: arn.region.clone(),
+        access_key_id: "operator".into(),
+        request_id: crate::wire::request_id(),
+    };
+    let actor = req.actor.as_deref().unwrap_or("operator");
+    match activate_by_operator(&h.api.contacts, &ctx, &req.contact_channel_arn, actor).await {
+        Ok(was) => reply(
+            StatusCode::OK,
+            serde_json::json!({"activated": true, "alreadyActivated": was}),
+        ),
+        Err(e) => reply(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"message": format!("{e:?}")}),
+        ),
+    }
+}
+
+pub fn routes(api: Arc<Api>, token: Secret) -> Router {
+    Router::new()
+        .route(ACTIVATE_PATH, post(activate))
+        .with_state(Hooks { api, token })
+}
