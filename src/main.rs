@@ -217,6 +217,31 @@ async fn register_commands(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Loads the target's configuration as `serve` would and runs one importer on it.
+fn run_import<F, Fut>(target: TargetArgs, reactivate: bool, import: F) -> Result<(), String>
+where
+    F: FnOnce(Config, klaxon::import::aws::RunOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let flags = Overrides {
+        listen: target.listen,
+        data_dir: target.data_dir,
+        database_url: target.database_url,
+        time_scale: None,
+    };
+    let opts = klaxon::import::aws::RunOptions {
+        dry_run: target.dry_run,
+        reactivate,
+    };
+    let config =
+        Config::load(target.config.config.as_deref(), &env, &flags).map_err(|e| e.to_string())?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(import(config, opts))
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -327,29 +352,12 @@ fn main() -> ExitCode {
                     reactivate,
                 },
         } => {
-            let flags = Overrides {
-                listen: target.listen,
-                data_dir: target.data_dir,
-                database_url: target.database_url,
-                time_scale: None,
-            };
             let source = klaxon::import::source::SourceOptions {
                 region: source_region,
                 profile: source_profile,
                 endpoint_url: source_endpoint_url,
             };
-            let opts = klaxon::import::aws::RunOptions {
-                dry_run: target.dry_run,
-                reactivate,
-            };
-            match Config::load(target.config.config.as_deref(), &env, &flags) {
-                Ok(c) => tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())
-                    .and_then(|rt| rt.block_on(import_aws(c, source, opts))),
-                Err(e) => Err(e.to_string()),
-            }
+            run_import(target, reactivate, |c, opts| import_aws(c, source, opts))
         }
         Command::Import {
             command:
@@ -360,24 +368,9 @@ fn main() -> ExitCode {
                     reactivate,
                 },
         } => {
-            let flags = Overrides {
-                listen: target.listen,
-                data_dir: target.data_dir,
-                database_url: target.database_url,
-                time_scale: None,
-            };
-            let opts = klaxon::import::aws::RunOptions {
-                dry_run: target.dry_run,
-                reactivate,
-            };
-            match Config::load(target.config.config.as_deref(), &env, &flags) {
-                Ok(c) => tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())
-                    .and_then(|rt| rt.block_on(import_opsgenie(c, api_url, api_key_file, opts))),
-                Err(e) => Err(e.to_string()),
-            }
+            run_import(target, reactivate, |c, opts| {
+                import_opsgenie(c, api_url, api_key_file, opts)
+            })
         }
         Command::Discord {
             command: DiscordCommand::RegisterCommands { config },
