@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Response, StatusCode};
 use axum::routing::post;
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -29,25 +30,45 @@ pub fn token_path(data_dir: &Path) -> PathBuf {
 /// Reads the data directory's operator token, creating it (mode 0600) when missing.
 pub fn token(data_dir: &Path) -> std::io::Result<Secret> {
     let path = token_path(data_dir);
-    match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(Secret::new(t.trim())),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    loop {
+        match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => {
+                // Whoever can read the file can activate channels: it stays the owner's alone.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(&path)?.permissions().mode();
+                    if mode & 0o077 != 0 {
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                    }
+                }
+                return Ok(Secret::new(t.trim()));
+            }
+            Ok(_) => std::fs::remove_file(&path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let bytes: [u8; 32] = rand::rng().random();
+        let t = hex::encode(bytes);
+        std::fs::create_dir_all(data_dir)?;
+        let mut opts = std::fs::OpenOptions::new();
+        // create_new: a server and an import starting together agree on one token.
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        match opts.open(&path) {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(t.as_bytes())?;
+                return Ok(Secret::new(t));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
     }
-    let bytes: [u8; 32] = rand::rng().random();
-    let t = hex::encode(bytes);
-    std::fs::create_dir_all(data_dir)?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    use std::io::Write;
-    opts.open(&path)?.write_all(t.as_bytes())?;
-    Ok(Secret::new(t))
 }
 
 #[derive(Clone)]
@@ -74,7 +95,13 @@ async fn activate(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Re
         .get(TOKEN_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if !bool::from(given.ct_eq(h.token.expose().as_bytes())) {
+    // Digests, so that the comparison takes as long whatever the given token's length.
+    let digest = |b: &[u8]| Sha256::digest(b);
+    if !bool::from(
+        digest(given)
+            .as_slice()
+            .ct_eq(digest(h.token.expose().as_bytes()).as_slice()),
+    ) {
         return reply(
             StatusCode::FORBIDDEN,
             serde_json::json!({"message": "not the operator token"}),
@@ -104,10 +131,17 @@ async fn activate(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Re
             StatusCode::OK,
             serde_json::json!({"activated": true, "alreadyActivated": was}),
         ),
-        Err(e) => reply(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({"message": format!("{e:?}")}),
-        ),
+        Err(e) => {
+            use crate::shapes::contacts::Error;
+            let status = match e {
+                Error::ResourceNotFoundException(_) => StatusCode::NOT_FOUND,
+                Error::InternalServerException(_) | Error::NotImplemented(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            reply(status, serde_json::json!({"message": e.to_string()}))
+        }
     }
 }
 
@@ -115,4 +149,30 @@ pub fn routes(api: Arc<Api>, token: Secret) -> Router {
     Router::new()
         .route(ACTIVATE_PATH, post(activate))
         .with_state(Hooks { api, token })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_token_file_others_can_read_is_made_the_owners_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_path(dir.path());
+        std::fs::write(&path, "operator-secret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(token(dir.path()).unwrap().expose(), "operator-secret");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_missing_or_empty_token_file_gets_a_new_token_that_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(token_path(dir.path()), "").unwrap();
+        let first = token(dir.path()).unwrap();
+        assert_eq!(first.expose().len(), 64);
+        assert_eq!(token(dir.path()).unwrap().expose(), first.expose());
+    }
 }

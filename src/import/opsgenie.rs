@@ -337,7 +337,7 @@ fn stages(
     }
     let mut out = Vec::new();
     for i in 0..at.len() {
-        let gap = at.get(i + 1).map_or(0, |n| n.0 - at[i].0);
+        let gap = at.get(i + 1).map_or(0, |n| n.0.saturating_sub(at[i].0));
         if gap > MAX_STAGE_MINUTES {
             report.note(
                 kind,

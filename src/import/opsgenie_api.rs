@@ -75,8 +75,8 @@ pub struct TimeAmount {
 impl TimeAmount {
     pub fn minutes(&self) -> i64 {
         match self.time_unit.as_deref() {
-            Some("hours") => self.time_amount * 60,
-            Some("days") => self.time_amount * 24 * 60,
+            Some("hours") => self.time_amount.saturating_mul(60),
+            Some("days") => self.time_amount.saturating_mul(24 * 60),
             _ => self.time_amount,
         }
     }
@@ -272,7 +272,8 @@ impl Api {
             let empty = page.data.is_empty();
             out.extend(page.data);
             match page.paging.and_then(|p| p.next) {
-                Some(next) if !empty && next != url => url = next,
+                // The key goes with every request: only to the API it was given for.
+                Some(next) if !empty && next != url && next.starts_with(&self.base) => url = next,
                 _ => return Ok(out),
             }
         }
