@@ -23,6 +23,51 @@ impl aws_smithy_async::time::TimeSource for ServerTime {
     }
 }
 
+/// Where and as whom a pair of SSM Contacts and SSM Incidents clients talks: the bot and the
+/// importer (both ends) build theirs here.
+pub struct Endpoint<'a> {
+    /// None: the SDK's own endpoint for the region (AWS itself).
+    pub url: Option<&'a str>,
+    pub region: &'a str,
+    pub credentials: aws_sdk_ssmcontacts::config::Credentials,
+    /// Signs with this clock instead of the system's.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+pub fn clients(e: Endpoint<'_>) -> (aws_sdk_ssmcontacts::Client, aws_sdk_ssmincidents::Client) {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut contacts = aws_sdk_ssmcontacts::Config::builder()
+        .behavior_version(aws_sdk_ssmcontacts::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssmcontacts::config::Region::new(
+            e.region.to_string(),
+        ))
+        .credentials_provider(e.credentials.clone())
+        .http_client(http.clone());
+    let mut incidents = aws_sdk_ssmincidents::Config::builder()
+        .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssmincidents::config::Region::new(
+            e.region.to_string(),
+        ))
+        .credentials_provider(e.credentials)
+        .http_client(http);
+    if let Some(url) = e.url {
+        contacts = contacts.endpoint_url(url);
+        incidents = incidents.endpoint_url(url);
+    }
+    if let Some(clock) = e.clock {
+        contacts = contacts.time_source(ServerTime(clock.clone()));
+        incidents = incidents.time_source(ServerTime(clock));
+    }
+    (
+        aws_sdk_ssmcontacts::Client::from_conf(contacts.build()),
+        aws_sdk_ssmincidents::Client::from_conf(incidents.build()),
+    )
+}
+
 /// `first_key`: this Klaxon's first (configured or generated) access key and secret.
 pub fn build(
     cfg: &Config,
@@ -52,42 +97,21 @@ pub fn build(
         .clone()
         .or_else(|| cfg.regions.first().cloned())
         .unwrap_or_else(|| "us-east-1".into());
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let incidents = aws_sdk_ssmincidents::Config::builder()
-        .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssmincidents::config::Region::new(region.clone()))
-        .credentials_provider(aws_sdk_ssmincidents::config::Credentials::new(
+    let (contacts, incidents) = clients(Endpoint {
+        url: Some(&endpoint),
+        region: &region,
+        credentials: aws_sdk_ssmcontacts::config::Credentials::new(
             &key,
             &secret,
             None,
             None,
             "klaxon-bot",
-        ))
-        .endpoint_url(&endpoint)
-        .time_source(ServerTime(clock.clone()))
-        .http_client(http.clone())
-        .build();
-    let contacts = aws_sdk_ssmcontacts::Config::builder()
-        .behavior_version(aws_sdk_ssmcontacts::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssmcontacts::config::Region::new(region))
-        .credentials_provider(aws_sdk_ssmcontacts::config::Credentials::new(
-            &key,
-            &secret,
-            None,
-            None,
-            "klaxon-bot",
-        ))
-        .endpoint_url(&endpoint)
-        .time_source(ServerTime(clock.clone()))
-        .http_client(http)
-        .build();
+        ),
+        clock: Some(clock.clone()),
+    });
     Ok(Bot {
-        incidents: aws_sdk_ssmincidents::Client::from_conf(incidents),
-        contacts: aws_sdk_ssmcontacts::Client::from_conf(contacts),
+        incidents,
+        contacts,
         users: cfg.chat.users.clone(),
         now_ms: Arc::new(move || clock.now_ms()),
     })

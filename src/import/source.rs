@@ -120,31 +120,21 @@ pub fn connect(
 ) -> Result<Source, ImportError> {
     let k = keys(o, env)?;
     let region = region(o, env);
-    let http = super::target::http_client();
-    let creds = aws_sdk_ssmcontacts::config::Credentials::new(
-        k.id,
-        k.secret,
-        k.session,
-        None,
-        "klaxon-import-source",
-    );
-    let mut contacts = aws_sdk_ssmcontacts::Config::builder()
-        .behavior_version(aws_sdk_ssmcontacts::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssmcontacts::config::Region::new(region.clone()))
-        .credentials_provider(creds.clone())
-        .http_client(http.clone());
-    let mut incidents = aws_sdk_ssmincidents::Config::builder()
-        .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssmincidents::config::Region::new(region.clone()))
-        .credentials_provider(creds)
-        .http_client(http);
-    if let Some(url) = &o.endpoint_url {
-        contacts = contacts.endpoint_url(url);
-        incidents = incidents.endpoint_url(url);
-    }
+    let (contacts, incidents) = crate::bot::sdk::clients(crate::bot::sdk::Endpoint {
+        url: o.endpoint_url.as_deref(),
+        region: &region,
+        credentials: aws_sdk_ssmcontacts::config::Credentials::new(
+            k.id,
+            k.secret,
+            k.session,
+            None,
+            "klaxon-import-source",
+        ),
+        clock: None,
+    });
     Ok(Source {
-        contacts: aws_sdk_ssmcontacts::Client::from_conf(contacts.build()),
-        incidents: aws_sdk_ssmincidents::Client::from_conf(incidents.build()),
+        contacts,
+        incidents,
         region,
     })
 }

@@ -38,15 +38,6 @@ async fn listening(addr: SocketAddr) -> bool {
     )
 }
 
-pub fn http_client() -> aws_sdk_ssmcontacts::config::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
-}
-
 impl Target {
     /// Connects to the running server, or starts one in this process.
     pub async fn connect(config: &Config) -> Result<Target, ImportError> {
@@ -86,31 +77,21 @@ impl Target {
         let endpoint = format!("http://{addr}");
         let operator_token = crate::operator::token(&config.data_dir)
             .map_err(|e| ImportError::Config(format!("operator token: {e}")))?;
-        let http = http_client();
-        let creds = aws_sdk_ssmcontacts::config::Credentials::new(
-            &key,
-            &secret,
-            None,
-            None,
-            "klaxon-import",
-        );
-        let contacts = aws_sdk_ssmcontacts::Config::builder()
-            .behavior_version(aws_sdk_ssmcontacts::config::BehaviorVersion::latest())
-            .region(aws_sdk_ssmcontacts::config::Region::new(region.clone()))
-            .credentials_provider(creds.clone())
-            .endpoint_url(&endpoint)
-            .http_client(http.clone())
-            .build();
-        let incidents = aws_sdk_ssmincidents::Config::builder()
-            .behavior_version(aws_sdk_ssmincidents::config::BehaviorVersion::latest())
-            .region(aws_sdk_ssmincidents::config::Region::new(region.clone()))
-            .credentials_provider(creds)
-            .endpoint_url(&endpoint)
-            .http_client(http)
-            .build();
+        let (contacts, incidents) = crate::bot::sdk::clients(crate::bot::sdk::Endpoint {
+            url: Some(&endpoint),
+            region: &region,
+            credentials: aws_sdk_ssmcontacts::config::Credentials::new(
+                &key,
+                &secret,
+                None,
+                None,
+                "klaxon-import",
+            ),
+            clock: None,
+        });
         Ok(Target {
-            contacts: aws_sdk_ssmcontacts::Client::from_conf(contacts),
-            incidents: aws_sdk_ssmincidents::Client::from_conf(incidents),
+            contacts,
+            incidents,
             account,
             region,
             endpoint,

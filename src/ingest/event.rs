@@ -159,6 +159,35 @@ fn context(integ: &Integration) -> Context {
     }
 }
 
+/// An operation's refusal in words: the modeled error's code and message, else a validation
+/// failure of what this door built.
+fn operation_error<E: std::fmt::Display>(
+    op: &str,
+    e: DispatchError<E>,
+    modeled: impl FnOnce(&E) -> (&'static str, Value),
+) -> IngestError {
+    match e {
+        DispatchError::Service(e) => {
+            let (code, body) = modeled(&e);
+            IngestError::Operation {
+                op: op.to_string(),
+                code,
+                // awsJson names the member `Message`, restJson `message`.
+                message: body["Message"]
+                    .as_str()
+                    .or(body["message"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        }
+        other => IngestError::Operation {
+            op: op.to_string(),
+            code: "ValidationException",
+            message: other.to_string(),
+        },
+    }
+}
+
 async fn incidents_op(
     ing: &Ingest,
     ctx: &Context,
@@ -167,18 +196,7 @@ async fn incidents_op(
 ) -> Result<Value, IngestError> {
     let out = incidents::dispatch(&ing.api.incidents, ctx.clone(), op, input)
         .await
-        .map_err(|e| match e {
-            DispatchError::Service(e) => IngestError::Operation {
-                op: op.to_string(),
-                code: e.type_name(),
-                message: e.body()["message"].as_str().unwrap_or_default().to_string(),
-            },
-            other => IngestError::Operation {
-                op: op.to_string(),
-                code: "ValidationException",
-                message: other.to_string(),
-            },
-        })?;
+        .map_err(|e| operation_error(op, e, |e| (e.type_name(), e.body())))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
@@ -190,22 +208,7 @@ async fn contacts_op(
 ) -> Result<Value, IngestError> {
     let out = contacts::dispatch(&ing.api.contacts, ctx.clone(), op, input)
         .await
-        .map_err(|e| match e {
-            DispatchError::Service(e) => IngestError::Operation {
-                op: op.to_string(),
-                code: e.type_name(),
-                message: e.body()["Message"]
-                    .as_str()
-                    .or(e.body()["message"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-            },
-            other => IngestError::Operation {
-                op: op.to_string(),
-                code: "ValidationException",
-                message: other.to_string(),
-            },
-        })?;
+        .map_err(|e| operation_error(op, e, |e| (e.type_name(), e.body())))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
