@@ -17,7 +17,9 @@ mod common;
 use common::pct;
 
 use async_trait::async_trait;
-use common::{Figures, Signer, call, client, free_addr, measure, rss_kb, start_server};
+use common::{
+    Figures, Signer, call, client, contacts_ok, free_addr, measure, rss_kb, start_server,
+};
 use klaxon::app::{Options, start};
 use klaxon::config::{Config, EngineConfig};
 use klaxon::delivery::{Channel, DeliveryError, MessageKind, OutboundMessage, Registry};
@@ -82,17 +84,6 @@ fn config(dir: &std::path::Path, database_url: Option<String>) -> Config {
     }
 }
 
-async fn ok(
-    http: &common::Http,
-    signer: &Signer,
-    op: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, out) = call(http, signer.contacts(op, body.to_string())).await;
-    assert_eq!(status, 200, "{op}: {out}");
-    out
-}
-
 /// A contact whose plan sends SMS at once and again one (scaled) minute later; returns its ARN.
 async fn contact(
     http: &common::Http,
@@ -101,7 +92,7 @@ async fn contact(
     alias: &str,
     minutes: i32,
 ) -> String {
-    let arn = ok(
+    let arn = contacts_ok(
         http,
         signer,
         "CreateContact",
@@ -111,7 +102,7 @@ async fn contact(
         .as_str()
         .unwrap()
         .to_string();
-    let ch = ok(http, signer, "CreateContactChannel", json!({"ContactId": arn, "Name": "sms", "Type": "SMS", "DeliveryAddress": {"SimpleAddress": "+12065550100"}})).await["ContactChannelArn"]
+    let ch = contacts_ok(http, signer, "CreateContactChannel", json!({"ContactId": arn, "Name": "sms", "Type": "SMS", "DeliveryAddress": {"SimpleAddress": "+12065550100"}})).await["ContactChannelArn"]
         .as_str()
         .unwrap()
         .to_string();
@@ -128,7 +119,7 @@ async fn contact(
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
-    ok(
+    contacts_ok(
         http,
         signer,
         "ActivateContactChannel",
@@ -137,7 +128,7 @@ async fn contact(
     .await;
     let target =
         json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-    ok(
+    contacts_ok(
         http,
         signer,
         "UpdateContact",
@@ -163,7 +154,7 @@ async fn burst(
         tasks.push(tokio::spawn(async move {
             let body = json!({"ContactId": contact, "Sender": "bench", "Subject": format!("s{i}"), "Content": "c"});
             let t = Instant::now();
-            let out = ok(&http, &signer, "StartEngagement", body).await;
+            let out = contacts_ok(&http, &signer, "StartEngagement", body).await;
             (out["EngagementArn"].as_str().unwrap().to_string(), t)
         }));
     }
@@ -219,7 +210,7 @@ async fn outcome(
     };
     let mut late = Vec::new();
     for (eng, wall_ms) in stage1 {
-        let d = ok(
+        let d = contacts_ok(
             http,
             signer,
             "DescribeEngagement",
@@ -355,7 +346,7 @@ async fn process_runs() {
     ];
     let (server, _) = start_server(&http, &signer, dir.path(), &[], &env).await;
     let pid = server.0.id();
-    let c = ok(
+    let c = contacts_ok(
         &http,
         &signer,
         "CreateContact",
@@ -365,14 +356,14 @@ async fn process_runs() {
         .as_str()
         .unwrap()
         .to_string();
-    let ch = ok(&http, &signer, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "rss@example.com"}, "DeferActivation": true})).await["ContactChannelArn"]
+    let ch = contacts_ok(&http, &signer, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "rss@example.com"}, "DeferActivation": true})).await["ContactChannelArn"]
         .as_str()
         .unwrap()
         .to_string();
     // Thirty-minute stages: every engagement stays open with its next stage waiting as a timer.
     let target =
         json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-    ok(
+    contacts_ok(
         &http,
         &signer,
         "UpdateContact",

@@ -10,7 +10,7 @@ mod common;
 use common::pct;
 
 use axum::routing::post;
-use common::{Signer, call, client};
+use common::{call, client, contacts_ok};
 use klaxon::config::{Config, InboundSmtpConfig, Secret, SmtpConfig, SmtpTls, TwilioConfig};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,17 +79,6 @@ fn code_in(text: &str) -> String {
         .find(|w| w.len() == 6)
         .unwrap_or_default()
         .to_string()
-}
-
-async fn ok(
-    http: &common::Http,
-    s: &Signer,
-    op: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, out) = call(http, s.contacts(op, body.to_string())).await;
-    assert_eq!(status, 200, "{op}: {out}");
-    out
 }
 
 async fn aiosmtpd() -> Option<(std::process::Child, u16, tempfile::TempDir)> {
@@ -178,7 +167,7 @@ async fn main() {
     let phone = |i: usize| format!("+1206555{i:04}");
     let mut contacts = Vec::new();
     for i in 0..PAGES {
-        let c = ok(
+        let c = contacts_ok(
             &http,
             &s,
             "CreateContact",
@@ -188,12 +177,12 @@ async fn main() {
             .as_str()
             .unwrap()
             .to_string();
-        let ch = ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "p", "Type": "SMS", "DeliveryAddress": {"SimpleAddress": phone(i)}, "DeferActivation": true})).await["ContactChannelArn"].as_str().unwrap().to_string();
+        let ch = contacts_ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "p", "Type": "SMS", "DeliveryAddress": {"SimpleAddress": phone(i)}, "DeferActivation": true})).await["ContactChannelArn"].as_str().unwrap().to_string();
         contacts.push((c, ch));
     }
     // Activation codes through the fake, then the plans.
     for (_, ch) in &contacts {
-        ok(
+        contacts_ok(
             &http,
             &s,
             "SendActivationCode",
@@ -216,7 +205,7 @@ async fn main() {
             .find_map(|p| p.strip_prefix("Body="))
             .map(decode)
             .unwrap();
-        ok(
+        contacts_ok(
             &http,
             &s,
             "ActivateContactChannel",
@@ -225,13 +214,13 @@ async fn main() {
         .await;
         let target =
             json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-        ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
+        contacts_ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
     }
     let before = fake.count.load(Ordering::SeqCst);
     let t = Instant::now();
     let mut pages = Vec::new();
     for (c, _) in &contacts {
-        let eng = ok(
+        let eng = contacts_ok(
             &http,
             &s,
             "StartEngagement",
@@ -301,7 +290,7 @@ async fn main() {
     // then the provider recovers; how long until the last one is accepted, and how fast they go.
     fake.failing.store(true, Ordering::SeqCst);
     for (c, _) in contacts.iter().take(WAITING) {
-        ok(
+        contacts_ok(
             &http,
             &s,
             "StartEngagement",
@@ -332,7 +321,7 @@ async fn main() {
 
     match smtp {
         Some((mut child, _, mdir)) => {
-            let c = ok(
+            let c = contacts_ok(
                 &http,
                 &s,
                 "CreateContact",
@@ -342,7 +331,7 @@ async fn main() {
                 .as_str()
                 .unwrap()
                 .to_string();
-            let ch = ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "bench@example.com"}})).await["ContactChannelArn"].as_str().unwrap().to_string();
+            let ch = contacts_ok(&http, &s, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "bench@example.com"}})).await["ContactChannelArn"].as_str().unwrap().to_string();
             while mails(mdir.path()) < 1 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -355,7 +344,7 @@ async fn main() {
             let code = code_in(
                 &String::from_utf8_lossy(&std::fs::read(activation).unwrap()).replace("=\r\n", ""),
             );
-            ok(
+            contacts_ok(
                 &http,
                 &s,
                 "ActivateContactChannel",
@@ -364,11 +353,11 @@ async fn main() {
             .await;
             let target =
                 json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-            ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
+            contacts_ok(&http, &s, "UpdateContact", json!({"ContactId": c, "Plan": {"Stages": [{"DurationInMinutes": 5, "Targets": [target]}]}})).await;
             let emails = 300;
             let t = Instant::now();
             for i in 0..emails {
-                ok(&http, &s, "StartEngagement", json!({"ContactId": c, "Sender": "bench", "Subject": format!("s{i}"), "Content": "c"})).await;
+                contacts_ok(&http, &s, "StartEngagement", json!({"ContactId": c, "Sender": "bench", "Subject": format!("s{i}"), "Content": "c"})).await;
             }
             while mails(mdir.path()) < emails + 1 {
                 tokio::time::sleep(Duration::from_millis(5)).await;

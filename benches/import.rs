@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Signer, call, client};
+use common::{Signer, client, contacts_ok};
 use klaxon::config::Config;
 use serde_json::json;
 use std::time::Instant;
@@ -21,21 +21,10 @@ const CONTACTS: usize = 1000;
 const ROTATIONS: usize = 50;
 const ESCALATIONS: usize = 100;
 
-async fn ok(
-    http: &common::Http,
-    s: &Signer,
-    op: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, out) = call(http, s.contacts(op, body.to_string())).await;
-    assert_eq!(status, 200, "{op}: {out}");
-    out
-}
-
 async fn fill(http: &common::Http, s: &Signer) -> usize {
     let mut arns = Vec::new();
     for i in 0..CONTACTS {
-        let arn = ok(
+        let arn = contacts_ok(
             http,
             s,
             "CreateContact",
@@ -51,7 +40,7 @@ async fn fill(http: &common::Http, s: &Signer) -> usize {
             ("sms", "SMS", format!("+1555{i:07}")),
             ("email", "EMAIL", format!("person-{i}@example.com")),
         ] {
-            ok(
+            contacts_ok(
                 http,
                 s,
                 "CreateContactChannel",
@@ -66,7 +55,7 @@ async fn fill(http: &common::Http, s: &Signer) -> usize {
     let start = common::now_secs() - 86_400;
     for r in 0..ROTATIONS {
         let members: Vec<&String> = (0..5).map(|k| &arns[(r * 5 + k) % CONTACTS]).collect();
-        ok(
+        contacts_ok(
             http,
             s,
             "CreateRotation",
@@ -85,7 +74,7 @@ async fn fill(http: &common::Http, s: &Signer) -> usize {
                 "ContactId": arns[(e * 3 + k) % CONTACTS], "IsEssential": false}}]})
             })
             .collect();
-        ok(
+        contacts_ok(
             http,
             s,
             "CreateContact",

@@ -8,7 +8,7 @@ mod common;
 
 use common::pct;
 
-use common::{Signer, call, client};
+use common::{client, contacts_ok};
 use klaxon::config::Config;
 use klaxon::domain::clock::{Clock, SystemClock};
 use serde_json::json;
@@ -19,17 +19,6 @@ const SECRET: &str = "bench-secret";
 const ACCOUNT: &str = "100000000010";
 const DAY: i64 = 86_400_000;
 const CALLS: usize = 200;
-
-async fn ok(
-    http: &common::Http,
-    s: &Signer,
-    op: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, out) = call(http, s.contacts(op, body.to_string())).await;
-    assert_eq!(status, 200, "{op}: {out}");
-    out
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -44,7 +33,7 @@ async fn main() {
     let http = client();
     let mut members = Vec::new();
     for i in 0..30 {
-        let out = ok(
+        let out = contacts_ok(
             &http,
             &s,
             "CreateContact",
@@ -61,7 +50,7 @@ async fn main() {
         ("started 10 years ago", now - 3652 * DAY),
         ("started yesterday", now - DAY),
     ] {
-        let rotation = ok(&http, &s, "CreateRotation", json!({
+        let rotation = contacts_ok(&http, &s, "CreateRotation", json!({
             "Name": label, "ContactIds": members, "StartTime": started as f64 / 1000.0,
             "TimeZoneId": "America/New_York",
             "Recurrence": {"NumberOfOnCalls": 1, "RecurrenceMultiplier": 1, "DailySettings": [{"HourOfDay": 9, "MinuteOfHour": 0}]},
@@ -72,7 +61,7 @@ async fn main() {
             .to_string();
         for k in 0..50i64 {
             let from = now + k * 7 * DAY + DAY / 3;
-            ok(
+            contacts_ok(
                 &http,
                 &s,
                 "CreateRotationOverride",
@@ -88,7 +77,7 @@ async fn main() {
         let mut shifts = 0;
         for _ in 0..CALLS {
             let t = Instant::now();
-            let out = ok(&http, &s, "ListRotationShifts", body.clone()).await;
+            let out = contacts_ok(&http, &s, "ListRotationShifts", body.clone()).await;
             api.push(t.elapsed().as_secs_f64() * 1000.0);
             shifts = out["RotationShifts"].as_array().unwrap().len();
         }

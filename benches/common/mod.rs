@@ -117,6 +117,18 @@ impl Signer {
 }
 
 /// Sends one request; the status and the parsed JSON body (Null when empty).
+/// A signed SSM Contacts call that must succeed (set-up, not measurement).
+pub async fn contacts_ok(
+    http: &Http,
+    s: &Signer,
+    op: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (status, out) = call(http, s.contacts(op, body.to_string())).await;
+    assert_eq!(status, 200, "{op}: {out}");
+    out
+}
+
 pub async fn call(client: &Http, req: Request) -> (u16, serde_json::Value) {
     let resp = client.request(req).await.expect("request sent");
     let status = resp.status().as_u16();
