@@ -293,6 +293,7 @@ fn router(
     twilio: Option<TwilioHooks>,
     chat: crate::bot::Hooks,
     ingest: Option<Arc<crate::ingest::Ingest>>,
+    console: Option<Arc<crate::console::Console>>,
     operator_token: crate::config::Secret,
 ) -> Router {
     let mut r = Router::new()
@@ -311,6 +312,9 @@ fn router(
     }
     if let Some(ingest) = ingest {
         r = r.merge(crate::ingest::routes(ingest));
+    }
+    if let Some(console) = console {
+        r = r.merge(crate::console::routes(console));
     }
     r.merge(crate::bot::routes(chat))
         .merge(crate::operator::routes(api.clone(), operator_token))
@@ -436,18 +440,35 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
                 .to_string(),
             source,
         })?;
-    let app = router(api, probes, twilio, chat, ingest, operator_token);
+    let console = if config.console.enabled {
+        Some(Arc::new(
+            crate::console::Console::new(
+                api.clone(),
+                store.clone(),
+                config.console.clone(),
+                config.templates_dir.as_deref(),
+            )
+            .map_err(|e| AppError::Provider(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    let app = router(api, probes, twilio, chat, ingest, console, operator_token);
     let (engine_stop, stopped) = watch::channel(false);
     let engine_task = opts
         .engine_loop
         .then(|| tokio::spawn(engine.clone().run(stopped)));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        // The console limits sign-in attempts per client address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(Running {
         addr,

@@ -2,8 +2,10 @@
 //! overridden by `KLAXON_*` environment variables, overridden by command-line flags.
 
 mod chat;
+mod console;
 
 pub use chat::{BotConfig, ChatConfig, ChatUser, DiscordConfig, SlackConfig, SnsConfig, SnsTopic};
+pub use console::ConsoleConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -293,6 +295,7 @@ pub struct Config {
     pub sns: SnsConfig,
     pub chat: ChatConfig,
     pub integrations: Vec<IntegrationConfig>,
+    pub console: ConsoleConfig,
 }
 
 impl Default for Config {
@@ -318,6 +321,7 @@ impl Default for Config {
             sns: SnsConfig::default(),
             chat: ChatConfig::default(),
             integrations: Vec::new(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -527,6 +531,7 @@ impl Config {
             return bad("engine: lease_ms >= 100, poll_ms >= 10, max_send_attempts, batch and send_timeout_ms >= 1, provider_retries <= 10, provider_backoff_ms >= 0, provider_backoff_max_ms >= provider_backoff_ms and >= 1".into());
         }
         self.validate_chat()?;
+        self.console.validate()?;
         self.validate_integrations()
     }
 

@@ -6,6 +6,7 @@ mod channels;
 mod chat;
 mod cli;
 mod codegen;
+mod console;
 mod contacts;
 mod crash;
 mod email;
