@@ -111,3 +111,53 @@ pub async fn close(store: &dyn Store, session: &Session) -> Result<(), StoreErro
     tx.delete(SESSION, SESSIONS, &session.id).await?;
     tx.commit().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_session_is_found_by_its_token_until_it_ends_or_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::sqlite::SqliteStore::open(&dir.path().join("k.db"))
+            .await
+            .unwrap();
+        let (token, s) = open(&store, "AKID1", "111122223333", 1_000, 12)
+            .await
+            .unwrap();
+        assert_eq!(s.expires_ms, 1_000 + 12 * 3_600_000);
+        assert_ne!(
+            s.id, token,
+            "the database holds the token's digest, not the token"
+        );
+        let found = find(&store, &token, 2_000).await.unwrap().unwrap();
+        assert_eq!(
+            (found.access_key_id.as_str(), found.csrf.as_str()),
+            ("AKID1", s.csrf.as_str())
+        );
+        assert!(find(&store, &token, s.expires_ms).await.unwrap().is_none());
+        assert!(
+            find(&store, &random_token(), 2_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(find(&store, "not hex", 2_000).await.unwrap().is_none());
+        close(&store, &found).await.unwrap();
+        assert!(find(&store, &token, 2_000).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn signing_in_sweeps_sessions_that_have_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::sqlite::SqliteStore::open(&dir.path().join("k.db"))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            open(&store, "AKID1", "1", 0, 1).await.unwrap();
+        }
+        assert_eq!(store.count(SESSION).await.unwrap(), 3);
+        open(&store, "AKID1", "1", 2 * 3_600_000, 1).await.unwrap();
+        assert_eq!(store.count(SESSION).await.unwrap(), 1);
+    }
+}

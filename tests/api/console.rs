@@ -648,3 +648,85 @@ async fn engagements_and_contacts_pages_acknowledge_stop_and_show_plans() {
     assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
     assert_eq!(statuses[10], 429);
 }
+
+/// Signs in without a browser; returns the Cookie header for later requests.
+async fn sign_in_raw(app: &TestApp) -> String {
+    let form = format!("access_key_id={KEY}&secret_access_key={SECRET}");
+    let ct = [("content-type", "application/x-www-form-urlencoded")];
+    let r = raw(app, "POST", "/console/sign-in", &ct, form.as_bytes(), None).await;
+    assert_eq!(r.status, 303);
+    let set = r.header("set-cookie").unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn html(app: &TestApp, cookie: &str, path: &str) -> String {
+    let r = raw(app, "GET", path, &[("cookie", cookie)], b"", None).await;
+    assert_eq!(r.status, 200, "GET {path}");
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(r.header(h).is_some(), "{h} on {path}");
+    }
+    r.body.as_str().unwrap().to_string()
+}
+
+/// The href of the link whose text is `text`.
+fn link_to(page: &str, text: &str) -> Option<String> {
+    let end = page.find(&format!(">{text}</a>"))?;
+    let start = page[..end].rfind("href=\"")? + 6;
+    let href = &page[start..end];
+    Some(
+        href[..href.find('"')?]
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lists_and_timelines_come_in_pages() {
+    use aws_sdk_ssmincidents::primitives::DateTime;
+    let app = spawn().await;
+    crate::incidents_setup::ready(&app).await;
+    let plan = app
+        .incidents()
+        .create_response_plan()
+        .name("bulk")
+        .incident_template(crate::incidents_setup::template("Bulk", 3))
+        .send()
+        .await
+        .unwrap()
+        .arn;
+    let mut first = String::new();
+    for i in 0..120 {
+        first = start(&app, &plan, &format!("Incident {i}"), 3).await;
+    }
+    for i in 0..150 {
+        app.incidents()
+            .create_timeline_event()
+            .incident_record_arn(&first)
+            .event_time(DateTime::from_millis(app.clock.now_ms() + i))
+            .event_type("Custom Event")
+            .event_data(format!("\"step {i}\""))
+            .send()
+            .await
+            .unwrap();
+    }
+    let cookie = sign_in_raw(&app).await;
+    let page = html(&app, &cookie, "/console/incidents?status=open").await;
+    assert_eq!(page.matches("<tr class=\"impact-3\">").count(), 100);
+    let more = link_to(&page, "More open incidents").expect("a link to the rest");
+    let rest = html(&app, &cookie, &more).await;
+    assert_eq!(rest.matches("<tr class=\"impact-3\">").count(), 20);
+    assert!(link_to(&rest, "More open incidents").is_none());
+
+    let path = console_path(&first);
+    let page = html(&app, &cookie, &path).await;
+    assert_eq!(page.matches("<li class=\"event\">").count(), 100);
+    let later = link_to(&page, "Later events").expect("a link to later events");
+    let rest = html(&app, &cookie, &later).await;
+    // 150 notes, the incident's creation and nothing else (the plan engages nobody).
+    assert_eq!(rest.matches("<li class=\"event\">").count(), 51);
+    assert!(rest.contains("step 149"));
+}
