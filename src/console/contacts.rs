@@ -4,13 +4,13 @@
 
 use super::oncall::name_of;
 use super::ops::Caller;
-use super::request::{field, query};
+use super::request::field;
 use super::view::{self, ms};
 use super::{Console, ConsoleError};
 use crate::shapes::contacts::*;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,15 +66,10 @@ async fn list_ctx(
 }
 
 pub async fn list(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match list_ctx(&c, &who, &query(&parts)).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/contacts.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/contacts.html", async |who, q| {
+        list_ctx(&c, who, q).await
+    })
+    .await
 }
 
 async fn rotation_name(caller: &Caller<'_>, id: &str) -> String {
@@ -240,13 +235,8 @@ pub async fn show(
     Path(alias): Path<String>,
     req: Request,
 ) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match contact_ctx(&c, &who, &alias).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/contact.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/contact.html", async |who, _| {
+        contact_ctx(&c, who, &alias).await
+    })
+    .await
 }

@@ -3,13 +3,14 @@
 //! the same way.
 
 use super::ops::Caller;
-use super::request::{done_words, field, query, redirect, safe_next};
+use super::request::{done_words, field, redirect, safe_next};
+use super::session::Session;
 use super::view::{self, ms};
 use super::{Console, ConsoleError};
 use crate::shapes::contacts::*;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -200,75 +201,66 @@ async fn list_ctx(
 }
 
 pub async fn list(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match list_ctx(&c, &who, &query(&parts)).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/engagements.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/engagements.html", async |who, q| {
+        list_ctx(&c, who, q).await
+    })
+    .await
 }
 
 /// Where to go after an action: the page the form came from, inside the console.
 fn back_to(form: &super::request::Form, done: &str) -> String {
-    let back = safe_next(field(form, "back"));
-    let back = if back == "/console/incidents" && field(form, "back").is_none() {
-        "/console/engagements"
-    } else {
-        back
+    let back = match field(form, "back") {
+        Some(b) => safe_next(Some(b)),
+        None => "/console/engagements",
     };
     let sep = if back.contains('?') { '&' } else { '?' };
     format!("{back}{sep}done={done}")
 }
 
-pub async fn acknowledge(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
+/// Runs one SSM Contacts operation for a posted form, then goes back to where it came from.
+async fn act<I: serde::Serialize>(
+    c: &Console,
+    req: Request,
+    op: &str,
+    done: &str,
+    input: impl FnOnce(&Session, &super::request::Form) -> I,
+) -> Response<Body> {
     let (who, form, _) = match c.poster(req).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     let caller = Caller::new(&c.api, &who.account_id, &who.access_key_id);
-    let res: Result<Value, _> = caller
-        .contacts(
-            "AcceptPage",
-            &AcceptPageRequest {
-                page_id: field(&form, "page_arn").map(str::to_string),
-                accept_type: Some(AcceptType::Read),
-                // The signed-in key stands in for the code, as an API caller's may.
-                accept_code: Some("000000".into()),
-                accept_code_validation: Some(AcceptCodeValidation::Ignore),
-                note: Some(format!(
-                    "acknowledged by {} in the console",
-                    who.access_key_id
-                )),
-                contact_channel_id: None,
-            },
-        )
-        .await;
+    let res: Result<Value, _> = caller.contacts(op, &input(&who, &form)).await;
     match res {
-        Ok(_) => redirect(&back_to(&form, "acknowledged")),
+        Ok(_) => redirect(&back_to(&form, done)),
         Err(e) => c.error_page(Some(&who), e),
     }
 }
 
+pub async fn acknowledge(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
+    act(&c, req, "AcceptPage", "acknowledged", |who, form| {
+        AcceptPageRequest {
+            page_id: field(form, "page_arn").map(str::to_string),
+            accept_type: Some(AcceptType::Read),
+            // The signed-in key stands in for the code, as an API caller's may.
+            accept_code: Some("000000".into()),
+            accept_code_validation: Some(AcceptCodeValidation::Ignore),
+            note: Some(format!(
+                "acknowledged by {} in the console",
+                who.access_key_id
+            )),
+            contact_channel_id: None,
+        }
+    })
+    .await
+}
+
 pub async fn stop(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
-    let (who, form, _) = match c.poster(req).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let caller = Caller::new(&c.api, &who.account_id, &who.access_key_id);
-    let res: Result<Value, _> = caller
-        .contacts(
-            "StopEngagement",
-            &StopEngagementRequest {
-                engagement_id: field(&form, "engagement_arn").map(str::to_string),
-                reason: Some(format!("stopped by {} in the console", who.access_key_id)),
-            },
-        )
-        .await;
-    match res {
-        Ok(_) => redirect(&back_to(&form, "stopped")),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    act(&c, req, "StopEngagement", "stopped", |who, form| {
+        StopEngagementRequest {
+            engagement_id: field(form, "engagement_arn").map(str::to_string),
+            reason: Some(format!("stopped by {} in the console", who.access_key_id)),
+        }
+    })
+    .await
 }

@@ -4,14 +4,14 @@
 
 use super::engagements;
 use super::ops::Caller;
-use super::request::{done_words, field, query, redirect};
+use super::request::{done_words, field, redirect};
 use super::session::Session;
 use super::view::{self, ms};
 use super::{Console, ConsoleError};
 use crate::shapes::incidents::*;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -159,15 +159,10 @@ fn with_error(mut ctx: Value, e: &ConsoleError) -> Value {
 }
 
 pub async fn list(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match list_ctx(&c, &who, &query(&parts)).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/incidents.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/incidents.html", async |who, q| {
+        list_ctx(&c, who, q).await
+    })
+    .await
 }
 
 fn optional_int(form: &super::request::Form, name: &str) -> Result<Option<i32>, ConsoleError> {
@@ -462,15 +457,10 @@ pub async fn show(
     Path((plan, id)): Path<(String, String)>,
     req: Request,
 ) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match incident_ctx(&c, &who, &plan, &id, &query(&parts)).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/incident.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/incident.html", async |who, q| {
+        incident_ctx(&c, who, &plan, &id, q).await
+    })
+    .await
 }
 
 /// Runs an action on the incident, then shows its page: after a redirect when it was done,

@@ -9,7 +9,7 @@ use crate::shapes::Timestamp;
 use crate::shapes::contacts::*;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -274,13 +274,8 @@ async fn oncall_ctx(c: &Console, who: &super::session::Session) -> Result<Value,
 }
 
 pub async fn show(State(c): State<Arc<Console>>, req: Request) -> Response<Body> {
-    let (parts, _) = req.into_parts();
-    let who = match c.viewer(&parts).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match oncall_ctx(&c, &who).await {
-        Ok(ctx) => c.page(StatusCode::OK, "console/oncall.html", Some(&who), ctx),
-        Err(e) => c.error_page(Some(&who), e),
-    }
+    c.view(req, "console/oncall.html", async |who, _| {
+        oncall_ctx(&c, who).await
+    })
+    .await
 }

@@ -137,6 +137,25 @@ impl Console {
         }
     }
 
+    /// A page for whoever is signed in: its context from `build` (given the session and the
+    /// query), or the refusal in words.
+    pub async fn view(
+        &self,
+        req: Request,
+        template: &str,
+        build: impl AsyncFnOnce(&Session, &Form) -> Result<serde_json::Value, super::ConsoleError>,
+    ) -> Response<Body> {
+        let (parts, _) = req.into_parts();
+        let who = match self.viewer(&parts).await {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        match build(&who, &query(&parts)).await {
+            Ok(ctx) => self.page(StatusCode::OK, template, Some(&who), ctx),
+            Err(e) => self.error_page(Some(&who), e),
+        }
+    }
+
     /// For a form post: who is signed in and the form, once its origin and CSRF token are
     /// right. A post that fails here has changed nothing.
     pub async fn poster(&self, req: Request) -> Result<(Session, Form, Parts), Response<Body>> {
