@@ -19,6 +19,9 @@ pub enum StoreError {
     Conflict,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An error from the SQLite write connection (driven through libsqlite3 directly).
+    #[error("sqlite error {code}: {message}")]
+    Sqlite { code: i32, message: String },
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("unsupported database url: {0}")]

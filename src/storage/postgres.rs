@@ -100,7 +100,11 @@ async fn list(c: &mut PgConnection, q: &ListQuery) -> Result<Vec<Record>> {
 }
 
 struct ReadConn(PoolConnection<Postgres>);
-struct WriteTx(Transaction<'static, Postgres>);
+struct WriteTx {
+    tx: Transaction<'static, Postgres>,
+    /// The wake-up for other nodes is queued (Postgres delivers it once, at commit).
+    notified: bool,
+}
 
 #[async_trait]
 impl Reader for ReadConn {
@@ -115,10 +119,10 @@ impl Reader for ReadConn {
 #[async_trait]
 impl Reader for WriteTx {
     async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
-        get(&mut self.0, kind, account, id).await
+        get(&mut self.tx, kind, account, id).await
     }
     async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
-        list(&mut self.0, q).await
+        list(&mut self.tx, q).await
     }
 }
 
@@ -134,7 +138,7 @@ impl Tx for WriteTx {
             .bind(&r.body)
             .bind(r.created_ms)
             .bind(r.updated_ms)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await?;
         // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
         if done.rows_affected() == 0 {
@@ -152,7 +156,7 @@ impl Tx for WriteTx {
             .bind(&r.sort)
             .bind(&r.body)
             .bind(r.updated_ms)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -162,7 +166,7 @@ impl Tx for WriteTx {
             .bind(kind)
             .bind(account)
             .bind(id)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -173,7 +177,7 @@ impl Tx for WriteTx {
                 .bind(kind)
                 .bind(account)
                 .bind(parent)
-                .execute(&mut *self.0)
+                .execute(&mut *self.tx)
                 .await?;
         Ok(done.rows_affected())
     }
@@ -182,48 +186,62 @@ impl Tx for WriteTx {
         let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2")
             .bind(kind)
             .bind(account)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected())
     }
 
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
-        let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING")
+        if self.notified {
+            let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING")
+                .bind(&t.id)
+                .bind(&t.account)
+                .bind(&t.kind)
+                .bind(&t.subject)
+                .bind(t.step)
+                .bind(t.due_ms)
+                .execute(&mut *self.tx)
+                .await?;
+            return Ok(done.rows_affected() > 0);
+        }
+        // The transaction's first new timer queues the wake-up for the other nodes' engines in
+        // the same round trip; the notification is delivered at commit.
+        let inserted = sqlx::query("WITH ins AS (INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT pg_notify($7, '')::TEXT FROM ins")
             .bind(&t.id)
             .bind(&t.account)
             .bind(&t.kind)
             .bind(&t.subject)
             .bind(t.step)
             .bind(t.due_ms)
-            .execute(&mut *self.0)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        // Delivered at commit (and once per transaction): wakes the other nodes' engines.
-        sqlx::query("SELECT pg_notify($1, '')")
             .bind(WORK_CHANNEL)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(true)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .is_some();
+        self.notified = inserted;
+        Ok(inserted)
     }
 
     async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
         // The no-op update takes the existing row's lock: it waits for a transaction that is
         // finishing the timer, and then inserts afresh if that one deleted it.
-        sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE SET due_ms = timers.due_ms")
+        const UPSERT: &str = "INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE SET due_ms = timers.due_ms";
+        let sql = if self.notified {
+            UPSERT.to_string()
+        } else {
+            format!("WITH up AS ({UPSERT} RETURNING 1) SELECT pg_notify($7, '')::TEXT FROM up")
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql))
             .bind(&t.id)
             .bind(&t.account)
             .bind(&t.kind)
             .bind(&t.subject)
             .bind(t.step)
-            .bind(t.due_ms)
-            .execute(&mut *self.0)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WORK_CHANNEL)
-            .execute(&mut *self.0)
-            .await?;
+            .bind(t.due_ms);
+        if !self.notified {
+            q = q.bind(WORK_CHANNEL);
+        }
+        q.fetch_all(&mut *self.tx).await?;
+        self.notified = true;
         Ok(())
     }
 
@@ -231,7 +249,7 @@ impl Tx for WriteTx {
         let done = sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_owner = $2")
             .bind(id)
             .bind(owner)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -241,13 +259,13 @@ impl Tx for WriteTx {
             sqlx::query("UPDATE timers SET claims = claims WHERE id = $1 AND lease_owner = $2")
                 .bind(id)
                 .bind(owner)
-                .execute(&mut *self.0)
+                .execute(&mut *self.tx)
                 .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.0.commit().await?;
+        self.tx.commit().await?;
         Ok(())
     }
 }
@@ -273,7 +291,10 @@ impl Store for PostgresStore {
         Ok(Box::new(ReadConn(self.pool.acquire().await?)))
     }
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(WriteTx(self.pool.begin().await?)))
+        Ok(Box::new(WriteTx {
+            tx: self.pool.begin().await?,
+            notified: false,
+        }))
     }
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,21 +1,27 @@
-//! SQLite backend: one file in WAL mode. Writes go through a single connection with
-//! `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with SQLITE_BUSY;
-//! reads use a separate pool and never wait for writers.
+//! SQLite backend: one file in WAL mode. Writes go through a single connection driven on the
+//! caller's thread (conn.rs) behind one lock with group commit (writer.rs), so concurrent
+//! requests queue instead of failing with SQLITE_BUSY; reads use a separate sqlx pool and
+//! never wait for writers.
+
+mod conn;
+mod writer;
 
 use super::{
     ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
 };
 use async_trait::async_trait;
+use conn::{Conn, Row as RawRow, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+use writer::{Held, Writer};
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -25,53 +31,58 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Migration(format!("{}: {e}", dir.display())))?;
         }
+        let mut conn = Conn::open(path)?;
+        migrate(&mut conn)?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await?;
-        migrate(&writer).await?;
+            .foreign_keys(true)
+            .read_only(true);
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts)
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer: Writer::new(conn),
+            reader,
+        })
     }
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")
-        .execute(&mut *tx)
-        .await?;
+fn migrate(c: &mut Conn) -> Result<()> {
+    c.exec("BEGIN IMMEDIATE")?;
+    let applied = apply_migrations(c);
+    match applied {
+        Ok(()) => c.exec("COMMIT"),
+        Err(e) => {
+            let _ = c.exec("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn apply_migrations(c: &mut Conn) -> Result<()> {
+    c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")?;
     for (version, sql) in migrations::SQLITE {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if done.is_some() {
+        let done = c.query(
+            "SELECT version FROM schema_migrations WHERE version = ?1",
+            &[Value::Int(*version)],
+            |r| r.int(0),
+        )?;
+        if !done.is_empty() {
             continue;
         }
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(AssertSqlSafe(stmt.to_string()))
-                .execute(&mut *tx)
-                .await
+            c.exec(stmt)
                 .map_err(|e| StoreError::Migration(format!("version {version}: {e}")))?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)")
-            .bind(version)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        c.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+            &[Value::Int(*version), Value::Int(now_ms())],
+        )?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -123,7 +134,7 @@ async fn list(c: &mut SqliteConnection, q: &ListQuery) -> Result<Vec<Record>> {
 }
 
 struct ReadConn(PoolConnection<Sqlite>);
-struct WriteTx(Transaction<'static, Sqlite>);
+struct WriteTx(Held);
 
 #[async_trait]
 impl Reader for ReadConn {
@@ -135,134 +146,160 @@ impl Reader for ReadConn {
     }
 }
 
+fn raw_record(r: &RawRow) -> Record {
+    Record {
+        kind: r.text(0),
+        account: r.text(1),
+        id: r.text(2),
+        parent: r.opt_text(3),
+        sort: r.text(4),
+        body: r.text(5),
+        created_ms: r.int(6),
+        updated_ms: r.int(7),
+    }
+}
+
+fn raw_timer(r: &RawRow) -> Timer {
+    Timer {
+        id: r.text(0),
+        account: r.text(1),
+        kind: r.text(2),
+        subject: r.text(3),
+        step: r.int(4),
+        due_ms: r.int(5),
+        claims: r.int(6),
+    }
+}
+
 #[async_trait]
 impl Reader for WriteTx {
     async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
-        get(&mut self.0, kind, account, id).await
+        let mut rows = self.0.conn().query(
+            "SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3",
+            &[kind.into(), account.into(), id.into()],
+            raw_record,
+        )?;
+        Ok(rows.pop())
     }
     async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
-        list(&mut self.0, q).await
+        let (sql, binds) = list_sql(COLUMNS, q, |n| format!("?{n}"));
+        let mut params: Vec<Value> = binds.iter().map(Value::from).collect();
+        params.push(Value::Int(q.limit));
+        self.0.conn().query(&sql, &params, raw_record)
     }
 }
 
 #[async_trait]
 impl Tx for WriteTx {
     async fn insert(&mut self, r: &Record) -> Result<()> {
-        let done = sqlx::query("INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (kind, account, id) DO NOTHING")
-            .bind(&r.kind)
-            .bind(&r.account)
-            .bind(&r.id)
-            .bind(&r.parent)
-            .bind(&r.sort)
-            .bind(&r.body)
-            .bind(r.created_ms)
-            .bind(r.updated_ms)
-            .execute(&mut *self.0)
-            .await?;
-        // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
-        if done.rows_affected() == 0 {
+        let n = self.0.conn().execute(
+            "INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (kind, account, id) DO NOTHING",
+            &[
+                (&r.kind).into(),
+                (&r.account).into(),
+                (&r.id).into(),
+                (&r.parent).into(),
+                (&r.sort).into(),
+                (&r.body).into(),
+                r.created_ms.into(),
+                r.updated_ms.into(),
+            ],
+        )?;
+        if n == 0 {
             return Err(StoreError::Conflict);
         }
         Ok(())
     }
 
     async fn update(&mut self, r: &Record) -> Result<bool> {
-        let done = sqlx::query("UPDATE records SET parent = ?4, sort = ?5, body = ?6, updated_ms = ?7 WHERE kind = ?1 AND account = ?2 AND id = ?3")
-            .bind(&r.kind)
-            .bind(&r.account)
-            .bind(&r.id)
-            .bind(&r.parent)
-            .bind(&r.sort)
-            .bind(&r.body)
-            .bind(r.updated_ms)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let n = self.0.conn().execute(
+            "UPDATE records SET parent = ?4, sort = ?5, body = ?6, updated_ms = ?7 WHERE kind = ?1 AND account = ?2 AND id = ?3",
+            &[
+                (&r.kind).into(),
+                (&r.account).into(),
+                (&r.id).into(),
+                (&r.parent).into(),
+                (&r.sort).into(),
+                (&r.body).into(),
+                r.updated_ms.into(),
+            ],
+        )?;
+        Ok(n > 0)
     }
 
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3")
-            .bind(kind)
-            .bind(account)
-            .bind(id)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let n = self.0.conn().execute(
+            "DELETE FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3",
+            &[kind.into(), account.into(), id.into()],
+        )?;
+        Ok(n > 0)
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2 AND parent = ?3")
-                .bind(kind)
-                .bind(account)
-                .bind(parent)
-                .execute(&mut *self.0)
-                .await?;
-        Ok(done.rows_affected())
+        self.0.conn().execute(
+            "DELETE FROM records WHERE kind = ?1 AND account = ?2 AND parent = ?3",
+            &[kind.into(), account.into(), parent.into()],
+        )
     }
 
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = ?1 AND account = ?2")
-            .bind(kind)
-            .bind(account)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected())
+        self.0.conn().execute(
+            "DELETE FROM records WHERE kind = ?1 AND account = ?2",
+            &[kind.into(), account.into()],
+        )
     }
 
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
-        let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO NOTHING")
-            .bind(&t.id)
-            .bind(&t.account)
-            .bind(&t.kind)
-            .bind(&t.subject)
-            .bind(t.step)
-            .bind(t.due_ms)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let n = self.0.conn().execute(
+            "INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO NOTHING",
+            &[
+                (&t.id).into(),
+                (&t.account).into(),
+                (&t.kind).into(),
+                (&t.subject).into(),
+                t.step.into(),
+                t.due_ms.into(),
+            ],
+        )?;
+        Ok(n > 0)
     }
 
     async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
-        // Write transactions are serialised (BEGIN IMMEDIATE): keeping an existing timer is enough.
+        // Write transactions are serialised (one writer): keeping an existing timer is enough.
         self.schedule(t).await.map(|_| ())
     }
 
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM timers WHERE id = ?1 AND lease_owner = ?2")
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let n = self.0.conn().execute(
+            "DELETE FROM timers WHERE id = ?1 AND lease_owner = ?2",
+            &[id.into(), owner.into()],
+        )?;
+        Ok(n > 0)
     }
 
     async fn hold_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE timers SET claims = claims WHERE id = ?1 AND lease_owner = ?2")
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *self.0)
-                .await?;
-        Ok(done.rows_affected() > 0)
+        // Writes are serialised, so the lease cannot change hands before this one ends.
+        let held = self.0.conn().query(
+            "SELECT 1 FROM timers WHERE id = ?1 AND lease_owner = ?2",
+            &[id.into(), owner.into()],
+            |r| r.int(0),
+        )?;
+        Ok(!held.is_empty())
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.0.commit().await?;
-        Ok(())
+        self.0.commit().await
     }
 }
 
-fn timer_row(r: &SqliteRow) -> Result<Timer> {
-    Ok(Timer {
-        id: r.try_get("id")?,
-        account: r.try_get("account")?,
-        kind: r.try_get("kind")?,
-        subject: r.try_get("subject")?,
-        step: r.try_get("step")?,
-        due_ms: r.try_get("due_ms")?,
-        claims: r.try_get("claims")?,
-    })
+impl SqliteStore {
+    /// One statement as its own transaction through the writer (and its group commit).
+    async fn write_one<T>(&self, run: impl FnOnce(&mut Conn) -> Result<T> + Send) -> Result<T> {
+        let mut held = self.writer.begin().await?;
+        let out = run(held.conn())?;
+        held.commit().await?;
+        Ok(out)
+    }
 }
 
 #[async_trait]
@@ -271,9 +308,7 @@ impl Store for SqliteStore {
         Ok(Box::new(ReadConn(self.reader.acquire().await?)))
     }
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(WriteTx(
-            self.writer.begin_with("BEGIN IMMEDIATE").await?,
-        )))
+        Ok(Box::new(WriteTx(self.writer.begin().await?)))
     }
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
@@ -290,58 +325,57 @@ impl Store for SqliteStore {
         lease_until_ms: i64,
         limit: i64,
     ) -> Result<Vec<Timer>> {
-        // One statement on the single writer connection: the claim is atomic.
-        let rows = sqlx::query("UPDATE timers SET lease_owner = ?1, lease_until_ms = ?3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= ?2 AND (lease_owner IS NULL OR lease_until_ms <= ?2) ORDER BY due_ms, id LIMIT ?4) RETURNING id, account, kind, subject, step, due_ms, claims")
-            .bind(owner)
-            .bind(now_ms)
-            .bind(lease_until_ms)
-            .bind(limit)
-            .fetch_all(&self.writer)
+        let mut timers = self
+            .write_one(|c| {
+                c.query(
+                    "UPDATE timers SET lease_owner = ?1, lease_until_ms = ?3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= ?2 AND (lease_owner IS NULL OR lease_until_ms <= ?2) ORDER BY due_ms, id LIMIT ?4) RETURNING id, account, kind, subject, step, due_ms, claims",
+                    &[owner.into(), now_ms.into(), lease_until_ms.into(), limit.into()],
+                    raw_timer,
+                )
+            })
             .await?;
-        let mut timers = rows.iter().map(timer_row).collect::<Result<Vec<_>>>()?;
         timers.sort_by(|a, b| (a.due_ms, &a.id).cmp(&(b.due_ms, &b.id)));
         Ok(timers)
     }
 
     async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64> {
-        let done = sqlx::query("UPDATE timers SET lease_until_ms = ?2 WHERE lease_owner = ?1")
-            .bind(owner)
-            .bind(lease_until_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
+        self.write_one(|c| {
+            c.execute(
+                "UPDATE timers SET lease_until_ms = ?2 WHERE lease_owner = ?1",
+                &[owner.into(), lease_until_ms.into()],
+            )
+        })
+        .await
     }
 
     async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE timers SET due_ms = ?3, lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2")
-            .bind(id)
-            .bind(owner)
-            .bind(due_ms)
-            .execute(&self.writer)
+        let n = self
+            .write_one(|c| {
+                c.execute(
+                    "UPDATE timers SET due_ms = ?3, lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2",
+                    &[id.into(), owner.into(), due_ms.into()],
+                )
+            })
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(n > 0)
     }
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
-        )
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        self.write_one(|c| {
+            c.execute(
+                "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
+                &[owner.into()],
+            )
+        })
+        .await
     }
 
     async fn next_timer_ms(&self) -> Result<Option<i64>> {
-        let free: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL")
-                .fetch_one(&self.reader)
-                .await?;
-        let leased: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+        let row = sqlx::query("SELECT (SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL), (SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL)")
+            .fetch_one(&self.reader)
+            .await?;
+        let free: Option<i64> = row.try_get(0)?;
+        let leased: Option<i64> = row.try_get(1)?;
         Ok(free.into_iter().chain(leased).min())
     }
 

@@ -1,0 +1,243 @@
+//! One SQLite connection driven through libsqlite3 on the calling thread.
+//!
+//! Why not sqlx here: sqlx-sqlite runs every statement on the connection's own worker thread,
+//! one cross-thread round trip each; a write transaction of a dozen statements paid a dozen
+//! hops behind the single writer. The writer connection is instead owned by a lock
+//! (`writer.rs`), and whoever holds the lock runs its statements right where it is: a
+//! transaction is one unit on one thread, and the statements are prepared once and cached.
+
+use super::super::{Result, StoreError};
+use libsqlite3_sys as ffi;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_int};
+use std::path::Path;
+use std::ptr::NonNull;
+
+/// A value bound to a statement's `?N`.
+pub(crate) enum Value<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(s: &'a str) -> Value<'a> {
+        Value::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(s: &'a String) -> Value<'a> {
+        Value::Text(s)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Value<'a> {
+    fn from(s: &'a Option<String>) -> Value<'a> {
+        s.as_deref().map_or(Value::Null, Value::Text)
+    }
+}
+
+impl From<i64> for Value<'_> {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+pub(crate) struct Conn {
+    db: NonNull<ffi::sqlite3>,
+    statements: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+}
+
+// SAFETY: the bundled SQLite is built thread-safe, and a Conn is only ever used by the one
+// thread that holds the writer's lock at the time.
+unsafe impl Send for Conn {}
+
+/// A row being read; valid until the next step of its statement.
+pub(crate) struct Row {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+}
+
+impl Row {
+    pub(crate) fn int(&self, i: c_int) -> i64 {
+        // SAFETY: the statement is positioned on a row (sqlite3_step returned SQLITE_ROW).
+        unsafe { ffi::sqlite3_column_int64(self.stmt.as_ptr(), i) }
+    }
+
+    pub(crate) fn opt_text(&self, i: c_int) -> Option<String> {
+        // SAFETY: as in `int`; the text pointer is read before anything else touches the row,
+        // and its length comes from sqlite3_column_bytes called after sqlite3_column_text.
+        unsafe {
+            let p = ffi::sqlite3_column_text(self.stmt.as_ptr(), i);
+            if p.is_null() {
+                return None;
+            }
+            let n = ffi::sqlite3_column_bytes(self.stmt.as_ptr(), i) as usize;
+            let bytes = std::slice::from_raw_parts(p, n);
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+
+    pub(crate) fn text(&self, i: c_int) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+}
+
+impl Conn {
+    /// Opens the file read-write with Klaxon's settings (see `SqliteStore::open`).
+    pub(crate) fn open(path: &Path) -> Result<Conn> {
+        let name = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| StoreError::Url(path.display().to_string()))?;
+        let mut db = std::ptr::null_mut();
+        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX;
+        // SAFETY: name is NUL-terminated; db receives a handle (closed in Drop) even on failure.
+        let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, std::ptr::null()) };
+        let Some(db) = NonNull::new(db) else {
+            return Err(StoreError::Sqlite {
+                code: rc,
+                message: "out of memory opening the database".into(),
+            });
+        };
+        let mut conn = Conn {
+            db,
+            statements: HashMap::new(),
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // SAFETY: db is open.
+        unsafe { ffi::sqlite3_busy_timeout(conn.db.as_ptr(), 10_000) };
+        conn.exec("PRAGMA journal_mode = WAL")?;
+        conn.exec("PRAGMA synchronous = NORMAL")?;
+        conn.exec("PRAGMA foreign_keys = ON")?;
+        Ok(conn)
+    }
+
+    fn error(&self, rc: c_int) -> StoreError {
+        // SAFETY: db is open; errmsg returns a NUL-terminated string owned by SQLite.
+        let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.db.as_ptr())) }
+            .to_string_lossy()
+            .into_owned();
+        StoreError::Sqlite { code: rc, message }
+    }
+
+    /// Whether no transaction is open (SQLite ends one by itself after some errors).
+    pub(crate) fn autocommit(&self) -> bool {
+        // SAFETY: db is open.
+        unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) != 0 }
+    }
+
+    /// Runs SQL without parameters or results (transaction control, pragmas).
+    pub(crate) fn exec(&mut self, sql: &str) -> Result<()> {
+        self.run(sql, &[], |_| ()).map(|_| ())
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.run(sql, params, |_| ())?;
+        // SAFETY: db is open.
+        Ok(unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) } as u64)
+    }
+
+    /// Runs a statement and maps each row it returns.
+    pub(crate) fn query<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        map: impl FnMut(&Row) -> T,
+    ) -> Result<Vec<T>> {
+        self.run(sql, params, map)
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<NonNull<ffi::sqlite3_stmt>> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(*s);
+        }
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: db is open; the SQL is passed with its length, so it needs no NUL.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                self.db.as_ptr(),
+                sql.as_ptr().cast(),
+                sql.len() as c_int,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut stmt,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.error(rc));
+        }
+        let stmt = NonNull::new(stmt).ok_or_else(|| StoreError::Sqlite {
+            code: rc,
+            message: format!("empty statement: {sql}"),
+        })?;
+        self.statements.insert(sql.to_string(), stmt);
+        Ok(stmt)
+    }
+
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        mut map: impl FnMut(&Row) -> T,
+    ) -> Result<Vec<T>> {
+        let stmt = self.statement(sql)?;
+        let s = stmt.as_ptr();
+        // Resets the statement on every path out, so it never holds a read lock or a binding.
+        struct Reset(*mut ffi::sqlite3_stmt);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                // SAFETY: the statement is alive (finalized only when the Conn drops).
+                unsafe {
+                    ffi::sqlite3_reset(self.0);
+                    ffi::sqlite3_clear_bindings(self.0);
+                }
+            }
+        }
+        let _reset = Reset(s);
+        for (i, p) in params.iter().enumerate() {
+            let i = i as c_int + 1;
+            // SAFETY: s is a live statement; SQLITE_TRANSIENT makes SQLite copy the text.
+            let rc = unsafe {
+                match p {
+                    Value::Text(t) => ffi::sqlite3_bind_text64(
+                        s,
+                        i,
+                        t.as_ptr().cast(),
+                        t.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                    Value::Int(n) => ffi::sqlite3_bind_int64(s, i, *n),
+                    Value::Null => ffi::sqlite3_bind_null(s, i),
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(self.error(rc));
+            }
+        }
+        let mut out = Vec::new();
+        let row = Row { stmt };
+        loop {
+            // SAFETY: s is a live statement with every parameter bound.
+            match unsafe { ffi::sqlite3_step(s) } {
+                ffi::SQLITE_ROW => out.push(map(&row)),
+                ffi::SQLITE_DONE => return Ok(out),
+                rc => return Err(self.error(rc)),
+            }
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // SAFETY: nothing uses the statements or the handle after this.
+        unsafe {
+            for s in self.statements.values() {
+                ffi::sqlite3_finalize(s.as_ptr());
+            }
+            ffi::sqlite3_close(self.db.as_ptr());
+        }
+    }
+}
