@@ -100,12 +100,27 @@ pub fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
+/// The page a form was posted from, for the way back after signing in (a form's action path
+/// answers POST only).
+fn page_of(action: &str) -> &str {
+    const ACTIONS: &[&str] = &["/note", "/resolve", "/impact", "/acknowledge", "/stop"];
+    match ACTIONS.iter().find_map(|a| action.strip_suffix(a)) {
+        Some(page) => page,
+        None if action == "/console/sign-out" => "/console/incidents",
+        None => action,
+    }
+}
+
 fn to_sign_in(parts: &Parts) -> Response<Body> {
-    let here = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/console/incidents");
+    let here = if parts.method == axum::http::Method::GET {
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/console/incidents")
+    } else {
+        page_of(parts.uri.path())
+    };
     let next: String =
         percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC).to_string();
     redirect(&format!("/console/sign-in?next={next}"))
@@ -201,6 +216,20 @@ mod tests {
         ] {
             assert_eq!(safe_next(Some(bad)), "/console/incidents", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_post_signed_out_comes_back_to_the_page_it_was_made_on() {
+        assert_eq!(
+            page_of("/console/incidents/checkout/1-2/note"),
+            "/console/incidents/checkout/1-2"
+        );
+        assert_eq!(
+            page_of("/console/engagements/acknowledge"),
+            "/console/engagements"
+        );
+        assert_eq!(page_of("/console/incidents"), "/console/incidents");
+        assert_eq!(page_of("/console/sign-out"), "/console/incidents");
     }
 
     #[test]

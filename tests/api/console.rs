@@ -729,4 +729,22 @@ async fn long_lists_and_timelines_come_in_pages() {
     // 150 notes, the incident's creation and nothing else (the plan engages nobody).
     assert_eq!(rest.matches("<li class=\"event\">").count(), 51);
     assert!(rest.contains("step 149"));
+
+    // Signed out, a post changes nothing and sign-in leads back to the page it came from.
+    let ct = [("content-type", "application/x-www-form-urlencoded")];
+    let r = raw(
+        &app,
+        "POST",
+        &format!("{path}/note"),
+        &ct,
+        b"text=late",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    let next = percent_encoding::utf8_percent_encode(&path, percent_encoding::NON_ALPHANUMERIC);
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("/console/sign-in?next={next}")
+    );
 }
