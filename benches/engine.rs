@@ -18,9 +18,7 @@ use common::bursts::{
     ACCOUNT, KEY, SECRET, TIME_SCALE, Timing, background, burst, burst_runs, config, contact,
     drop_scratch, line, outcome, scratch_database, server,
 };
-use common::{
-    Figures, Signer, call, client, contacts_ok, free_addr, measure, rss_kb, start_server,
-};
+use common::{Figures, Signer, call, client, free_addr, measure, rss_kb, start_server};
 use klaxon::app::{Options, start};
 use klaxon::config::EngineConfig;
 use klaxon::delivery::Registry;
@@ -87,34 +85,7 @@ async fn process_runs() {
     ];
     let (server, _) = start_server(&http, &signer, dir.path(), &[], &env).await;
     let pid = server.0.id();
-    let c = contacts_ok(
-        &http,
-        &signer,
-        "CreateContact",
-        json!({"Alias": "rss", "Type": "PERSONAL", "Plan": {"Stages": []}}),
-    )
-    .await["ContactArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ch = contacts_ok(&http, &signer, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "rss@example.com"}, "DeferActivation": true})).await["ContactChannelArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // Thirty-minute stages: every engagement stays open with its next stage waiting as a timer.
-    let target =
-        json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-    contacts_ok(
-        &http,
-        &signer,
-        "UpdateContact",
-        json!({"ContactId": c, "Plan": {"Stages": [
-            {"DurationInMinutes": 30, "Targets": [target]},
-            {"DurationInMinutes": 30, "Targets": [target]},
-            {"DurationInMinutes": 0, "Targets": [target]},
-        ]}}),
-    )
-    .await;
+    let c = common::waiting_contact(&http, &signer, "rss", 2).await;
     let idle = rss_kb(pid);
     let make = {
         let (signer, c) = (signer.clone(), c.clone());

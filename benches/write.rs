@@ -12,7 +12,7 @@
 mod common;
 
 use common::bursts::{ACCOUNT, burst_runs, config, drop_scratch, scratch_database};
-use common::{Figures, Signer, client, contacts_ok, measure};
+use common::{Figures, Signer, client, measure};
 use libsqlite3_sys as ffi;
 use serde_json::json;
 use std::ffi::{CStr, CString};
@@ -111,33 +111,7 @@ async fn rates(backend: &str, database_url: Option<String>, anchor: f64) {
     let (running, signer) = common::in_process(&config(dir.path(), database_url)).await;
     let signer = Arc::new(signer);
     let http = client();
-    let c = contacts_ok(
-        &http,
-        &signer,
-        "CreateContact",
-        json!({"Alias": "rate", "Type": "PERSONAL", "Plan": {"Stages": []}}),
-    )
-    .await["ContactArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ch = contacts_ok(&http, &signer, "CreateContactChannel", json!({"ContactId": c, "Name": "m", "Type": "EMAIL", "DeliveryAddress": {"SimpleAddress": "rate@example.com"}, "DeferActivation": true})).await["ContactChannelArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // Long stages: every engagement stays open with its next stage waiting as a timer.
-    let target =
-        json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
-    contacts_ok(
-        &http,
-        &signer,
-        "UpdateContact",
-        json!({"ContactId": c, "Plan": {"Stages": [
-            {"DurationInMinutes": 30, "Targets": [target]},
-            {"DurationInMinutes": 0, "Targets": [target]},
-        ]}}),
-    )
-    .await;
+    let c = common::waiting_contact(&http, &signer, "rate", 1).await;
     let secs = common::secs_per_measurement();
     let start = {
         let (signer, c) = (signer.clone(), c.clone());

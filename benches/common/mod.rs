@@ -131,6 +131,47 @@ pub async fn contacts_ok(
     out
 }
 
+/// A contact with one email channel (activation deferred) whose plan has `waiting` stages of 30
+/// minutes before a last one: each engagement of it stays open with its next stage waiting as a
+/// timer. Returns the contact's ARN.
+pub async fn waiting_contact(http: &Http, s: &Signer, alias: &str, waiting: usize) -> String {
+    let c = contacts_ok(
+        http,
+        s,
+        "CreateContact",
+        serde_json::json!({"Alias": alias, "Type": "PERSONAL", "Plan": {"Stages": []}}),
+    )
+    .await["ContactArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ch = contacts_ok(
+        http,
+        s,
+        "CreateContactChannel",
+        serde_json::json!({"ContactId": c, "Name": "m", "Type": "EMAIL",
+            "DeliveryAddress": {"SimpleAddress": format!("{alias}@example.com")},
+            "DeferActivation": true}),
+    )
+    .await["ContactChannelArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = serde_json::json!({"ChannelTargetInfo": {"ContactChannelId": ch, "RetryIntervalInMinutes": 0}});
+    let mut stages: Vec<serde_json::Value> = (0..waiting)
+        .map(|_| serde_json::json!({"DurationInMinutes": 30, "Targets": [target]}))
+        .collect();
+    stages.push(serde_json::json!({"DurationInMinutes": 0, "Targets": [target]}));
+    contacts_ok(
+        http,
+        s,
+        "UpdateContact",
+        serde_json::json!({"ContactId": c, "Plan": {"Stages": stages}}),
+    )
+    .await;
+    c
+}
+
 pub async fn call(client: &Http, req: Request) -> (u16, serde_json::Value) {
     let resp = client.request(req).await.expect("request sent");
     let status = resp.status().as_u16();
