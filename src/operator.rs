@@ -51,20 +51,27 @@ pub fn token(data_dir: &Path) -> std::io::Result<Secret> {
         let bytes: [u8; 32] = rand::rng().random();
         let t = hex::encode(bytes);
         std::fs::create_dir_all(data_dir)?;
+        // Written whole under a name of its own, then linked into place: the token file never
+        // exists empty, so a server and an import starting together agree on one token (a
+        // reader that found the file created but not yet written used to replace it).
+        let tmp = data_dir.join(format!(".operator.token.{}", hex::encode(&bytes[..8])));
         let mut opts = std::fs::OpenOptions::new();
-        // create_new: a server and an import starting together agree on one token.
         opts.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        match opts.open(&path) {
-            Ok(mut f) => {
-                use std::io::Write;
-                f.write_all(t.as_bytes())?;
-                return Ok(Secret::new(t));
-            }
+        {
+            use std::io::Write;
+            let mut f = opts.open(&tmp)?;
+            f.write_all(t.as_bytes())?;
+            f.sync_all()?;
+        }
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => return Ok(Secret::new(t)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
