@@ -5,16 +5,18 @@
 //!
 //! States, and what happens to a row in each when the process dies:
 //!
-//! - `PENDING`: decided, not yet begun. Its timer is free or leased; if the node holding the
+//! - `PENDING`: decided, not yet sent. Its timer is free or leased; if the node holding the
 //!   lease dies, the lease runs out and another node (or this one after a restart) claims the
-//!   timer and sends. Nothing is lost and nothing has gone out yet.
-//! - `SENDING`: committed just before `Channel::send` is called, while the node holds the
-//!   timer's lease. If the node dies now, nobody knows whether the provider got the message:
-//!   when the lease runs out the next claimer sends again with the same idempotency key. This
-//!   is the only duplicate the design allows: at most one per attempt per crash.
+//!   timer and sends. The claim is committed before the send begins and counts it
+//!   (`Timer::claims`): a claimer that finds `claims > 1` knows an earlier send may have
+//!   reached the provider and resends with the same idempotency key. This is the only
+//!   duplicate the design allows: at most one per attempt per crash.
+//! - `SENDING`: a bundled attempt whose message is being handed over (`bundle.rs` commits it
+//!   before the send); after a crash it is resent like a pending one.
 //! - `SENT` / `ERROR`: the outcome, written together with the page's receipt (and, after an
 //!   error, the next attempt when the plan retries) in the transaction that deletes the timer
-//!   under the lease. A crash before that commit leaves the row `SENDING` (see above).
+//!   under the lease, the one write of a send. A crash before that commit leaves the row
+//!   `PENDING` with its timer claimed (see above).
 //! - `CANCELLED`: the page was acknowledged or stopped (or the channel deactivated) before the
 //!   send began. Final.
 //!
@@ -30,7 +32,7 @@ use super::records::{
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::arn::creation_sort_key;
 use crate::handlers::contacts::records::{CHANNEL, ChannelBody};
-use crate::storage::{Record, Timer, Tx, upsert};
+use crate::storage::{Reader, Record, Timer, Tx, upsert};
 
 /// After this many claims of one send (each ended by a crash or a failed commit), give up.
 const MAX_CLAIMS: i64 = 8;
@@ -164,63 +166,105 @@ impl Outcome {
 
 /// Whether an attempt is still worth sending: its page is open and, once a try has failed,
 /// its channel is still activated.
-async fn still_wanted(tx: &mut dyn Tx, account: &str, a: &AttemptBody) -> Result<bool> {
+async fn still_wanted(r: &mut dyn Reader, account: &str, a: &AttemptBody) -> Result<bool> {
     if a.purpose != Purpose::Page {
         return Ok(true);
     }
     let open = match &a.page_arn {
-        Some(arn) => load_page(tx, account, arn)
-            .await?
-            .is_some_and(|(_, p)| p.state == PageState::Open),
+        Some(arn) => match r.get(PAGE, account, arn).await? {
+            Some(rec) => serde_json::from_str::<PageBody>(&rec.body)?.state == PageState::Open,
+            None => false,
+        },
         None => false,
     };
     if !open || a.temp_failures == 0 {
         return Ok(open);
     }
-    Ok(match tx.get(CHANNEL, account, &a.channel_arn).await? {
+    Ok(match r.get(CHANNEL, account, &a.channel_arn).await? {
         Some(c) => serde_json::from_str::<ChannelBody>(&c.body)?.activated,
         None => false,
     })
 }
 
-/// Runs one `send` timer through the state machine above.
-pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
-    let owner = engine.node.as_str();
-    let mut tx = engine.store.begin().await?;
-    if !tx.hold_timer(&t.id, owner).await? {
-        return Err(EngineError::LeaseLost);
-    }
-    let Some(mut rec) = tx.get(ATTEMPT, &t.account, &t.subject).await? else {
-        return finish(tx, t, owner).await;
+/// What a `send` timer calls for, judged from one view of its attempt.
+enum Step {
+    /// The attempt is gone or no longer this timer's to send: only the timer is removed.
+    Finish,
+    /// Its page closed (or its channel was deactivated) before the send began.
+    Cancel(Record, AttemptBody),
+    /// Interrupted more often than `MAX_CLAIMS`: recorded as rejected.
+    GiveUp(Record, AttemptBody),
+    /// Goes out now.
+    Send(Record, AttemptBody),
+}
+
+async fn step_of(r: &mut dyn Reader, t: &Timer) -> Result<Step> {
+    let Some(rec) = r.get(ATTEMPT, &t.account, &t.subject).await? else {
+        return Ok(Step::Finish);
     };
-    let mut a: AttemptBody = serde_json::from_str(&rec.body)?;
+    let a: AttemptBody = serde_json::from_str(&rec.body)?;
     // A held attempt is sent by its channel's bundle timer, never by its own.
     if !matches!(a.state, AttemptState::Pending | AttemptState::Sending) || a.held {
-        return finish(tx, t, owner).await;
+        return Ok(Step::Finish);
     }
-    if !still_wanted(tx.as_mut(), &t.account, &a).await? {
-        a.state = AttemptState::Cancelled;
-        save(tx.as_mut(), &mut rec, &a, now).await?;
-        return finish(tx, t, owner).await;
+    if !still_wanted(r, &t.account, &a).await? {
+        return Ok(Step::Cancel(rec, a));
     }
     if t.claims > MAX_CLAIMS {
-        tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
-        let error = format!("abandoned after {} interrupted sends", t.claims - 1);
-        return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
+        return Ok(Step::GiveUp(rec, a));
     }
-    if let Err(until_ms) = engine.take_send_slot(&a.channel_arn, now) {
-        return match a.purpose {
-            Purpose::Page => super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await,
-            Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
-        };
+    Ok(Step::Send(rec, a))
+}
+
+/// Runs one `send` timer through the state machine above.
+///
+/// A send that goes out writes once, after the provider answered: the claim that leased the
+/// timer is the durable mark that a send may have begun (a claimer after a crash sees
+/// `claims > 1` and resends with the same key), so nothing needs committing before the call.
+/// The decision is read without the write lock; anything other than a send is decided again,
+/// and written, in a transaction that holds the lease.
+pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
+    let owner = engine.node.as_str();
+    let seen = {
+        let mut r = engine.store.read().await?;
+        step_of(r.as_mut(), t).await?
+    };
+    let (rec, a) = match seen {
+        Step::Send(rec, a) if engine.take_send_slot(&a.channel_arn, now).is_ok() => (rec, a),
+        _ => {
+            let mut tx = engine.store.begin().await?;
+            if !tx.hold_timer(&t.id, owner).await? {
+                return Err(EngineError::LeaseLost);
+            }
+            match step_of(tx.as_mut(), t).await? {
+                Step::Finish => return finish(tx, t, owner).await,
+                Step::Cancel(mut rec, mut a) => {
+                    a.state = AttemptState::Cancelled;
+                    save(tx.as_mut(), &mut rec, &a, now).await?;
+                    return finish(tx, t, owner).await;
+                }
+                Step::GiveUp(rec, a) => {
+                    tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
+                    let error = format!("abandoned after {} interrupted sends", t.claims - 1);
+                    return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
+                }
+                Step::Send(rec, a) => match engine.take_send_slot(&a.channel_arn, now) {
+                    Ok(()) => (rec, a),
+                    Err(until_ms) => {
+                        return match a.purpose {
+                            Purpose::Page => {
+                                super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await
+                            }
+                            Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
+                        };
+                    }
+                },
+            }
+        }
+    };
+    if t.claims > 1 {
+        tracing::warn!(attempt = %t.subject, claims = t.claims, "resending an attempt whose earlier send may have been interrupted");
     }
-    if a.state == AttemptState::Sending {
-        tracing::warn!(attempt = %t.subject, "resending an attempt whose earlier send was interrupted");
-    }
-    a.state = AttemptState::Sending;
-    a.sends_begun += 1;
-    save(tx.as_mut(), &mut rec, &a, now).await?;
-    tx.commit().await?;
 
     let outcome = match message_of(&a, &t.subject) {
         Some(msg) => deliver(engine, &msg, now).await,
@@ -240,7 +284,17 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     {
         engine.metrics.first_send(done - start);
     }
-    let tx = engine.store.begin().await?;
+    let mut tx = engine.store.begin().await?;
+    // Only this timer's holder changes a pending attempt, but the row is read again under the
+    // lock so the outcome is written over what is stored, not over the earlier view.
+    let (rec, mut a) = match tx.get(ATTEMPT, &t.account, &t.subject).await? {
+        Some(fresh) => {
+            let body: AttemptBody = serde_json::from_str(&fresh.body)?;
+            (fresh, body)
+        }
+        None => (rec, a),
+    };
+    a.sends_begun += 1;
     conclude(engine, tx, t, rec, a, outcome, done).await
 }
 
