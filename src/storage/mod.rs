@@ -8,6 +8,7 @@ pub mod cache;
 pub mod conformance;
 mod migrations;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -1,5 +1,6 @@
 //! PostgreSQL backend for teams that run several Klaxon nodes against one database.
 
+use super::sql::{self, COLUMNS, POSTGRES as SQL};
 use super::{
     ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
 };
@@ -7,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 pub struct PostgresStore {
@@ -64,39 +66,24 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
-const COLUMNS: &str = "kind, account, id, parent, sort, body, created_ms, updated_ms";
-
-fn row(r: &PgRow) -> Result<Record> {
-    Ok(Record {
-        kind: r.try_get("kind")?,
-        account: r.try_get("account")?,
-        id: r.try_get("id")?,
-        parent: r.try_get("parent")?,
-        sort: r.try_get("sort")?,
-        body: r.try_get("body")?,
-        created_ms: r.try_get("created_ms")?,
-        updated_ms: r.try_get("updated_ms")?,
-    })
-}
-
 async fn get(c: &mut PgConnection, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
-    let r = sqlx::query("SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = $1 AND account = $2 AND id = $3")
+    let r = sqlx::query(SQL.get)
         .bind(kind)
         .bind(account)
         .bind(id)
         .fetch_optional(c)
         .await?;
-    r.as_ref().map(row).transpose()
+    r.as_ref().map(sql::record).transpose()
 }
 
 async fn list(c: &mut PgConnection, q: &ListQuery) -> Result<Vec<Record>> {
-    let (sql, binds) = list_sql(COLUMNS, q, |n| format!("${n}"));
+    let (sql, binds) = list_sql(COLUMNS, q, sql::dollar);
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in binds {
         query = query.bind(b);
     }
     let rows = query.bind(q.limit).fetch_all(c).await?;
-    rows.iter().map(row).collect()
+    rows.iter().map(sql::record).collect()
 }
 
 struct ReadConn(PoolConnection<Postgres>);
@@ -129,7 +116,7 @@ impl Reader for WriteTx {
 #[async_trait]
 impl Tx for WriteTx {
     async fn insert(&mut self, r: &Record) -> Result<()> {
-        let done = sqlx::query("INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, account, id) DO NOTHING")
+        let done = sqlx::query(SQL.insert)
             .bind(&r.kind)
             .bind(&r.account)
             .bind(&r.id)
@@ -148,7 +135,7 @@ impl Tx for WriteTx {
     }
 
     async fn update(&mut self, r: &Record) -> Result<bool> {
-        let done = sqlx::query("UPDATE records SET parent = $4, sort = $5, body = $6, updated_ms = $7 WHERE kind = $1 AND account = $2 AND id = $3")
+        let done = sqlx::query(SQL.update)
             .bind(&r.kind)
             .bind(&r.account)
             .bind(&r.id)
@@ -162,7 +149,7 @@ impl Tx for WriteTx {
     }
 
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND id = $3")
+        let done = sqlx::query(SQL.delete)
             .bind(kind)
             .bind(account)
             .bind(id)
@@ -172,18 +159,17 @@ impl Tx for WriteTx {
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2 AND parent = $3")
-                .bind(kind)
-                .bind(account)
-                .bind(parent)
-                .execute(&mut *self.tx)
-                .await?;
+        let done = sqlx::query(SQL.delete_children)
+            .bind(kind)
+            .bind(account)
+            .bind(parent)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(done.rows_affected())
     }
 
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM records WHERE kind = $1 AND account = $2")
+        let done = sqlx::query(SQL.delete_all)
             .bind(kind)
             .bind(account)
             .execute(&mut *self.tx)
@@ -193,7 +179,7 @@ impl Tx for WriteTx {
 
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
         if self.notified {
-            let done = sqlx::query("INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING")
+            let done = sqlx::query(SQL.schedule)
                 .bind(&t.id)
                 .bind(&t.account)
                 .bind(&t.kind)
@@ -206,7 +192,7 @@ impl Tx for WriteTx {
         }
         // The transaction's first new timer queues the wake-up for the other nodes' engines in
         // the same round trip; the notification is delivered at commit.
-        let inserted = sqlx::query("WITH ins AS (INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT pg_notify($7, '')::TEXT FROM ins")
+        let inserted = sqlx::query(SCHEDULE_NOTIFY.as_str())
             .bind(&t.id)
             .bind(&t.account)
             .bind(&t.kind)
@@ -246,7 +232,7 @@ impl Tx for WriteTx {
     }
 
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_owner = $2")
+        let done = sqlx::query(SQL.finish_timer)
             .bind(id)
             .bind(owner)
             .execute(&mut *self.tx)
@@ -269,6 +255,18 @@ impl Tx for WriteTx {
         Ok(())
     }
 }
+
+/// SKIP LOCKED lets nodes claim side by side without waiting on each other's rows.
+static CLAIM: LazyLock<String> =
+    LazyLock::new(|| sql::dollars(&sql::claim(" FOR UPDATE SKIP LOCKED")));
+
+/// `schedule`, queueing the wake-up ($7 names the channel) when the timer is new.
+static SCHEDULE_NOTIFY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH ins AS ({} RETURNING 1) SELECT pg_notify($7, '')::TEXT FROM ins",
+        SQL.schedule
+    )
+});
 
 /// The LISTEN/NOTIFY channel on which a node announces new timers.
 const WORK_CHANNEL: &str = "klaxon_timers";
@@ -311,8 +309,7 @@ impl Store for PostgresStore {
         lease_until_ms: i64,
         limit: i64,
     ) -> Result<Vec<Timer>> {
-        // SKIP LOCKED lets nodes claim side by side without waiting on each other's rows.
-        let rows = sqlx::query("UPDATE timers SET lease_owner = $1, lease_until_ms = $3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= $2 AND (lease_owner IS NULL OR lease_until_ms <= $2) ORDER BY due_ms, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, account, kind, subject, step, due_ms, claims")
+        let rows = sqlx::query(CLAIM.as_str())
             .bind(owner)
             .bind(now_ms)
             .bind(lease_until_ms)
@@ -325,7 +322,7 @@ impl Store for PostgresStore {
     }
 
     async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64> {
-        let done = sqlx::query("UPDATE timers SET lease_until_ms = $2 WHERE lease_owner = $1")
+        let done = sqlx::query(SQL.renew_leases)
             .bind(owner)
             .bind(lease_until_ms)
             .execute(&self.pool)
@@ -334,7 +331,7 @@ impl Store for PostgresStore {
     }
 
     async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE timers SET due_ms = $3, lease_owner = NULL, lease_until_ms = NULL WHERE id = $1 AND lease_owner = $2")
+        let done = sqlx::query(SQL.postpone_timer)
             .bind(id)
             .bind(owner)
             .bind(due_ms)
@@ -344,19 +341,15 @@ impl Store for PostgresStore {
     }
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = $1",
-        )
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(SQL.release_leases)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
     async fn next_timer_ms(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT (SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL), (SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL)")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(SQL.next_timer).fetch_one(&self.pool).await?;
         let free: Option<i64> = row.try_get(0)?;
         let leased: Option<i64> = row.try_get(1)?;
         Ok(free.into_iter().chain(leased).min())

@@ -3,26 +3,30 @@
 //! requests queue instead of failing with SQLITE_BUSY; reads use a separate sqlx pool and
 //! never wait for writers.
 
+mod checkpoint;
 mod conn;
 mod writer;
 
+use super::sql::{self, COLUMNS, SQLITE as SQL};
 use super::{
     ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
 };
 use async_trait::async_trait;
 use conn::{Conn, Row as RawRow, Value};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 use writer::{Held, Writer};
+
+static CLAIM: LazyLock<String> = LazyLock::new(|| sql::claim(""));
 
 pub struct SqliteStore {
     writer: Writer,
     reader: SqlitePool,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteStore {
@@ -33,6 +37,8 @@ impl SqliteStore {
         }
         let mut conn = Conn::open(path)?;
         migrate(&mut conn)?;
+        let (checkpointer, signal) = checkpoint::start(path)?;
+        conn.checkpoint_elsewhere(signal);
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
@@ -47,6 +53,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::new(conn),
             reader,
+            _checkpointer: checkpointer,
         })
     }
 }
@@ -93,44 +100,29 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-const COLUMNS: &str = "kind, account, id, parent, sort, body, created_ms, updated_ms";
-
-fn row(r: &SqliteRow) -> Result<Record> {
-    Ok(Record {
-        kind: r.try_get("kind")?,
-        account: r.try_get("account")?,
-        id: r.try_get("id")?,
-        parent: r.try_get("parent")?,
-        sort: r.try_get("sort")?,
-        body: r.try_get("body")?,
-        created_ms: r.try_get("created_ms")?,
-        updated_ms: r.try_get("updated_ms")?,
-    })
-}
-
 async fn get(
     c: &mut SqliteConnection,
     kind: &str,
     account: &str,
     id: &str,
 ) -> Result<Option<Record>> {
-    let r = sqlx::query("SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3")
+    let r = sqlx::query(SQL.get)
         .bind(kind)
         .bind(account)
         .bind(id)
         .fetch_optional(c)
         .await?;
-    r.as_ref().map(row).transpose()
+    r.as_ref().map(sql::record).transpose()
 }
 
 async fn list(c: &mut SqliteConnection, q: &ListQuery) -> Result<Vec<Record>> {
-    let (sql, binds) = list_sql(COLUMNS, q, |n| format!("?{n}"));
+    let (sql, binds) = list_sql(COLUMNS, q, sql::question);
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in binds {
         query = query.bind(b);
     }
     let rows = query.bind(q.limit).fetch_all(c).await?;
-    rows.iter().map(row).collect()
+    rows.iter().map(sql::record).collect()
 }
 
 struct ReadConn(PoolConnection<Sqlite>);
@@ -175,14 +167,14 @@ fn raw_timer(r: &RawRow) -> Timer {
 impl Reader for WriteTx {
     async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
         let mut rows = self.0.conn().query(
-            "SELECT kind, account, id, parent, sort, body, created_ms, updated_ms FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3",
+            SQL.get,
             &[kind.into(), account.into(), id.into()],
             raw_record,
         )?;
         Ok(rows.pop())
     }
     async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
-        let (sql, binds) = list_sql(COLUMNS, q, |n| format!("?{n}"));
+        let (sql, binds) = list_sql(COLUMNS, q, sql::question);
         let mut params: Vec<Value> = binds.iter().map(Value::from).collect();
         params.push(Value::Int(q.limit));
         self.0.conn().query(&sql, &params, raw_record)
@@ -193,7 +185,7 @@ impl Reader for WriteTx {
 impl Tx for WriteTx {
     async fn insert(&mut self, r: &Record) -> Result<()> {
         let n = self.0.conn().execute(
-            "INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (kind, account, id) DO NOTHING",
+            SQL.insert,
             &[
                 (&r.kind).into(),
                 (&r.account).into(),
@@ -213,7 +205,7 @@ impl Tx for WriteTx {
 
     async fn update(&mut self, r: &Record) -> Result<bool> {
         let n = self.0.conn().execute(
-            "UPDATE records SET parent = ?4, sort = ?5, body = ?6, updated_ms = ?7 WHERE kind = ?1 AND account = ?2 AND id = ?3",
+            SQL.update,
             &[
                 (&r.kind).into(),
                 (&r.account).into(),
@@ -228,30 +220,29 @@ impl Tx for WriteTx {
     }
 
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
-        let n = self.0.conn().execute(
-            "DELETE FROM records WHERE kind = ?1 AND account = ?2 AND id = ?3",
-            &[kind.into(), account.into(), id.into()],
-        )?;
+        let n = self
+            .0
+            .conn()
+            .execute(SQL.delete, &[kind.into(), account.into(), id.into()])?;
         Ok(n > 0)
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
         self.0.conn().execute(
-            "DELETE FROM records WHERE kind = ?1 AND account = ?2 AND parent = ?3",
+            SQL.delete_children,
             &[kind.into(), account.into(), parent.into()],
         )
     }
 
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64> {
-        self.0.conn().execute(
-            "DELETE FROM records WHERE kind = ?1 AND account = ?2",
-            &[kind.into(), account.into()],
-        )
+        self.0
+            .conn()
+            .execute(SQL.delete_all, &[kind.into(), account.into()])
     }
 
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
         let n = self.0.conn().execute(
-            "INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO NOTHING",
+            SQL.schedule,
             &[
                 (&t.id).into(),
                 (&t.account).into(),
@@ -270,10 +261,10 @@ impl Tx for WriteTx {
     }
 
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
-        let n = self.0.conn().execute(
-            "DELETE FROM timers WHERE id = ?1 AND lease_owner = ?2",
-            &[id.into(), owner.into()],
-        )?;
+        let n = self
+            .0
+            .conn()
+            .execute(SQL.finish_timer, &[id.into(), owner.into()])?;
         Ok(n > 0)
     }
 
@@ -328,8 +319,13 @@ impl Store for SqliteStore {
         let mut timers = self
             .write_one(|c| {
                 c.query(
-                    "UPDATE timers SET lease_owner = ?1, lease_until_ms = ?3, claims = claims + 1 WHERE id IN (SELECT id FROM timers WHERE due_ms <= ?2 AND (lease_owner IS NULL OR lease_until_ms <= ?2) ORDER BY due_ms, id LIMIT ?4) RETURNING id, account, kind, subject, step, due_ms, claims",
-                    &[owner.into(), now_ms.into(), lease_until_ms.into(), limit.into()],
+                    &CLAIM,
+                    &[
+                        owner.into(),
+                        now_ms.into(),
+                        lease_until_ms.into(),
+                        limit.into(),
+                    ],
                     raw_timer,
                 )
             })
@@ -339,20 +335,15 @@ impl Store for SqliteStore {
     }
 
     async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<u64> {
-        self.write_one(|c| {
-            c.execute(
-                "UPDATE timers SET lease_until_ms = ?2 WHERE lease_owner = ?1",
-                &[owner.into(), lease_until_ms.into()],
-            )
-        })
-        .await
+        self.write_one(|c| c.execute(SQL.renew_leases, &[owner.into(), lease_until_ms.into()]))
+            .await
     }
 
     async fn postpone_timer(&self, id: &str, owner: &str, due_ms: i64) -> Result<bool> {
         let n = self
             .write_one(|c| {
                 c.execute(
-                    "UPDATE timers SET due_ms = ?3, lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2",
+                    SQL.postpone_timer,
                     &[id.into(), owner.into(), due_ms.into()],
                 )
             })
@@ -361,19 +352,12 @@ impl Store for SqliteStore {
     }
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
-        self.write_one(|c| {
-            c.execute(
-                "UPDATE timers SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
-                &[owner.into()],
-            )
-        })
-        .await
+        self.write_one(|c| c.execute(SQL.release_leases, &[owner.into()]))
+            .await
     }
 
     async fn next_timer_ms(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT (SELECT MIN(due_ms) FROM timers WHERE lease_owner IS NULL), (SELECT MIN(lease_until_ms) FROM timers WHERE lease_owner IS NOT NULL)")
-            .fetch_one(&self.reader)
-            .await?;
+        let row = sqlx::query(SQL.next_timer).fetch_one(&self.reader).await?;
         let free: Option<i64> = row.try_get(0)?;
         let leased: Option<i64> = row.try_get(1)?;
         Ok(free.into_iter().chain(leased).min())
