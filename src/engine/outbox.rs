@@ -198,6 +198,7 @@ enum Step {
     Send(Record, AttemptBody),
 }
 
+/// Judged inside the transaction that holds the timer's lease.
 async fn step_of(r: &mut dyn Reader, t: &Timer) -> Result<Step> {
     let Some(rec) = r.get(ATTEMPT, &t.account, &t.subject).await? else {
         return Ok(Step::Finish);
@@ -220,48 +221,37 @@ async fn step_of(r: &mut dyn Reader, t: &Timer) -> Result<Step> {
 ///
 /// A send that goes out writes once, after the provider answered: the claim that leased the
 /// timer is the durable mark that a send may have begun (a claimer after a crash sees
-/// `claims > 1` and resends with the same key), so nothing needs committing before the call.
-/// The decision is read without the write lock; anything other than a send is decided again,
-/// and written, in a transaction that holds the lease.
+/// `claims > 1` and resends with the same key), so the transaction that decided to send
+/// ends having written nothing, and the lock is not held while the provider is called.
 pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     let owner = engine.node.as_str();
-    let seen = {
-        let mut r = engine.store.read().await?;
-        step_of(r.as_mut(), t).await?
-    };
-    let (rec, a) = match seen {
-        Step::Send(rec, a) if engine.take_send_slot(&a.channel_arn, now).is_ok() => (rec, a),
-        _ => {
-            let mut tx = engine.store.begin().await?;
-            if !tx.hold_timer(&t.id, owner).await? {
-                return Err(EngineError::LeaseLost);
-            }
-            match step_of(tx.as_mut(), t).await? {
-                Step::Finish => return finish(tx, t, owner).await,
-                Step::Cancel(mut rec, mut a) => {
-                    a.state = AttemptState::Cancelled;
-                    save(tx.as_mut(), &mut rec, &a, now).await?;
-                    return finish(tx, t, owner).await;
-                }
-                Step::GiveUp(rec, a) => {
-                    tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
-                    let error = format!("abandoned after {} interrupted sends", t.claims - 1);
-                    return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
-                }
-                Step::Send(rec, a) => match engine.take_send_slot(&a.channel_arn, now) {
-                    Ok(()) => (rec, a),
-                    Err(until_ms) => {
-                        return match a.purpose {
-                            Purpose::Page => {
-                                super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await
-                            }
-                            Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
-                        };
-                    }
-                },
-            }
+    let mut tx = engine.store.begin().await?;
+    if !tx.hold_timer(&t.id, owner).await? {
+        return Err(EngineError::LeaseLost);
+    }
+    let (rec, a) = match step_of(tx.as_mut(), t).await? {
+        Step::Finish => return finish(tx, t, owner).await,
+        Step::Cancel(mut rec, mut a) => {
+            a.state = AttemptState::Cancelled;
+            save(tx.as_mut(), &mut rec, &a, now).await?;
+            return finish(tx, t, owner).await;
         }
+        Step::GiveUp(rec, a) => {
+            tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
+            let error = format!("abandoned after {} interrupted sends", t.claims - 1);
+            return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
+        }
+        Step::Send(rec, a) => match engine.take_send_slot(&a.channel_arn, now) {
+            Ok(()) => (rec, a),
+            Err(until_ms) => {
+                return match a.purpose {
+                    Purpose::Page => super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await,
+                    Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
+                };
+            }
+        },
     };
+    drop(tx);
     if t.claims > 1 {
         tracing::warn!(attempt = %t.subject, claims = t.claims, "resending an attempt whose earlier send may have been interrupted");
     }
@@ -284,16 +274,10 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     {
         engine.metrics.first_send(done - start);
     }
-    let mut tx = engine.store.begin().await?;
-    // Only this timer's holder changes a pending attempt, but the row is read again under the
-    // lock so the outcome is written over what is stored, not over the earlier view.
-    let (rec, mut a) = match tx.get(ATTEMPT, &t.account, &t.subject).await? {
-        Some(fresh) => {
-            let body: AttemptBody = serde_json::from_str(&fresh.body)?;
-            (fresh, body)
-        }
-        None => (rec, a),
-    };
+    // Nobody else changes a pending attempt while its timer is leased (a held one belongs to
+    // the bundle timer), so the outcome is written over the row as read above.
+    let tx = engine.store.begin().await?;
+    let mut a = a;
     a.sends_begun += 1;
     conclude(engine, tx, t, rec, a, outcome, done).await
 }
