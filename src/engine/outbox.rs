@@ -245,7 +245,9 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
             Ok(()) => (rec, a),
             Err(until_ms) => {
                 return match a.purpose {
-                    Purpose::Page => super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await,
+                    Purpose::Page => {
+                        super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await
+                    }
                     Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
                 };
             }

@@ -182,6 +182,7 @@ pub async fn run(store: &dyn Store, account: &str) {
     );
     assert!(r.get("contact", account, "c").await.unwrap().is_none());
     drop(r);
+    moved_parent_and_sort(store, account).await;
     tx_dropped_changes_nothing(store, account).await;
     timers(store, account).await;
 
@@ -207,6 +208,44 @@ pub async fn run(store: &dyn Store, account: &str) {
     let mut tx = store.begin().await.unwrap();
     tx.delete_all("plan", other.as_str()).await.unwrap();
     tx.commit().await.unwrap();
+}
+
+/// An update that moves a record to another parent and sort key moves it in both scans, and
+/// one that keeps them changes the body alone.
+async fn moved_parent_and_sort(store: &dyn Store, account: &str) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(&rec(account, "mover", "m1", Some("p1"), "a"))
+        .await
+        .unwrap();
+    tx.insert(&rec(account, "mover", "m2", Some("p1"), "b"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let mut moved = rec(account, "mover", "m1", Some("p2"), "c");
+    moved.body = "{\"moved\":true}".into();
+    assert!(tx.update(&moved).await.unwrap());
+    let mut kept = rec(account, "mover", "m2", None, "b");
+    kept.body = "{\"kept\":true}".into();
+    assert!(tx.update(&kept).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let in_parent = |p: &str| ListQuery {
+        parent: Some(p.into()),
+        ..query(account, "mover")
+    };
+    let ids = |v: Vec<Record>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(r.list(&in_parent("p1")).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(r.list(&in_parent("p2")).await.unwrap()), vec!["m1"]);
+    assert_eq!(
+        ids(r.list(&query(account, "mover")).await.unwrap()),
+        vec!["m2", "m1"]
+    );
+    let got = r.get("mover", account, "m2").await.unwrap().unwrap();
+    assert_eq!((got.parent, got.body.as_str()), (None, "{\"kept\":true}"));
 }
 
 async fn tx_dropped_changes_nothing(store: &dyn Store, account: &str) {

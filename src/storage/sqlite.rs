@@ -21,6 +21,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 use writer::{Held, Writer};
 
+/// `update` when parent and sort are unchanged (same parameters as `sql::SQLITE.update`).
+const UPDATE_BODY: &str = "UPDATE records SET body = ?6, updated_ms = ?7 WHERE kind = ?1 AND account = ?2 AND id = ?3 AND parent IS ?4 AND sort = ?5";
+
 static CLAIM: LazyLock<String> = LazyLock::new(|| sql::claim(""));
 
 pub struct SqliteStore {
@@ -204,19 +207,22 @@ impl Tx for WriteTx {
     }
 
     async fn update(&mut self, r: &Record) -> Result<bool> {
-        let n = self.0.conn().execute(
-            SQL.update,
-            &[
-                (&r.kind).into(),
-                (&r.account).into(),
-                (&r.id).into(),
-                (&r.parent).into(),
-                (&r.sort).into(),
-                (&r.body).into(),
-                r.updated_ms.into(),
-            ],
-        )?;
-        Ok(n > 0)
+        let params = [
+            (&r.kind).into(),
+            (&r.account).into(),
+            (&r.id).into(),
+            (&r.parent).into(),
+            (&r.sort).into(),
+            (&r.body).into(),
+            r.updated_ms.into(),
+        ];
+        // Most updates change the body alone. SQLite rewrites the entries of every index on a
+        // column an UPDATE assigns, even to the same value, so the body-only form leaves the
+        // index pages alone; a moved parent or sort key takes the full form.
+        if self.0.conn().execute(UPDATE_BODY, &params)? > 0 {
+            return Ok(true);
+        }
+        Ok(self.0.conn().execute(SQL.update, &params)? > 0)
     }
 
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
