@@ -224,7 +224,7 @@ pub async fn insert<T: Serialize>(
     body: &T,
     now: i64,
 ) -> Result<()> {
-    tx.insert(&Record {
+    tx.insert_new(&Record {
         kind: kind.into(),
         account: account.into(),
         id: id.into(),

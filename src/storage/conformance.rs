@@ -183,6 +183,7 @@ pub async fn run(store: &dyn Store, account: &str) {
     assert!(r.get("contact", account, "c").await.unwrap().is_none());
     drop(r);
     moved_parent_and_sort(store, account).await;
+    new_records(store, account).await;
     tx_dropped_changes_nothing(store, account).await;
     timers(store, account).await;
 
@@ -246,6 +247,48 @@ async fn moved_parent_and_sort(store: &dyn Store, account: &str) {
     );
     let got = r.get("mover", account, "m2").await.unwrap().unwrap();
     assert_eq!((got.parent, got.body.as_str()), (None, "{\"kept\":true}"));
+}
+
+/// Records inserted as new are seen by the transaction's own reads and committed with it; a
+/// duplicate among them fails the transaction, at the latest when it commits.
+async fn new_records(store: &dyn Store, account: &str) {
+    let mut tx = store.begin().await.unwrap();
+    for id in ["n1", "n2", "n3"] {
+        tx.insert_new(&rec(account, "fresh", id, Some("p"), id))
+            .await
+            .unwrap();
+    }
+    assert!(tx.get("fresh", account, "n2").await.unwrap().is_some());
+    tx.insert_new(&rec(account, "fresh", "n4", None, "n4"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let all = r.list(&query(account, "fresh")).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["n1", "n2", "n3", "n4"]
+    );
+    drop(r);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_new(&rec(account, "fresh", "n5", None, "n5"))
+        .await
+        .unwrap();
+    let failed = match tx.insert_new(&rec(account, "fresh", "n1", None, "x")).await {
+        Err(e) => Err(e),
+        Ok(()) => tx.commit().await,
+    };
+    assert!(
+        matches!(failed, Err(StoreError::Conflict)),
+        "a duplicate new record must fail its transaction: {failed:?}"
+    );
+    let mut r = store.read().await.unwrap();
+    assert!(r.get("fresh", account, "n5").await.unwrap().is_none());
+    assert_eq!(
+        r.get("fresh", account, "n1").await.unwrap().unwrap().sort,
+        "n1"
+    );
 }
 
 async fn tx_dropped_changes_nothing(store: &dyn Store, account: &str) {

@@ -154,6 +154,13 @@ pub trait Reader: Send {
 #[async_trait]
 pub trait Tx: Reader {
     async fn insert(&mut self, r: &Record) -> Result<()>;
+    /// Inserts a record whose id was just made, so it cannot exist yet. A backend may hold the
+    /// row back and send it with the transaction's next statement (PostgreSQL sends the rows
+    /// held back together, in one round trip); a conflict is then reported by that statement
+    /// or by `commit`, never lost.
+    async fn insert_new(&mut self, r: &Record) -> Result<()> {
+        self.insert(r).await
+    }
     /// Replaces body, parent, sort and updated time; false when the record does not exist.
     async fn update(&mut self, r: &Record) -> Result<bool>;
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool>;

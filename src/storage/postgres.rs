@@ -89,6 +89,8 @@ async fn list(c: &mut PgConnection, q: &ListQuery) -> Result<Vec<Record>> {
 struct ReadConn(PoolConnection<Postgres>);
 struct WriteTx {
     tx: Transaction<'static, Postgres>,
+    /// New records held back by `insert_new`, sent with the next statement.
+    held: Vec<Record>,
     /// The wake-up for other nodes is queued (Postgres delivers it once, at commit).
     notified: bool,
 }
@@ -106,35 +108,80 @@ impl Reader for ReadConn {
 #[async_trait]
 impl Reader for WriteTx {
     async fn get(&mut self, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
+        self.flush().await?;
         get(&mut self.tx, kind, account, id).await
     }
     async fn list(&mut self, q: &ListQuery) -> Result<Vec<Record>> {
+        self.flush().await?;
         list(&mut self.tx, q).await
     }
+}
+
+/// Several new records in one statement: parallel arrays, one per column.
+const INSERT_MANY: &str = "INSERT INTO records (kind, account, id, parent, sort, body, created_ms, updated_ms) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[]) ON CONFLICT (kind, account, id) DO NOTHING";
+
+impl WriteTx {
+    /// Sends the records `insert_new` held back, all in one round trip.
+    async fn flush(&mut self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.held);
+        if let [r] = held.as_slice() {
+            return insert(&mut self.tx, r).await;
+        }
+        let column = |f: fn(&Record) -> String| held.iter().map(f).collect::<Vec<String>>();
+        let done = sqlx::query(INSERT_MANY)
+            .bind(column(|r| r.kind.clone()))
+            .bind(column(|r| r.account.clone()))
+            .bind(column(|r| r.id.clone()))
+            .bind(held.iter().map(|r| r.parent.clone()).collect::<Vec<_>>())
+            .bind(column(|r| r.sort.clone()))
+            .bind(column(|r| r.body.clone()))
+            .bind(held.iter().map(|r| r.created_ms).collect::<Vec<_>>())
+            .bind(held.iter().map(|r| r.updated_ms).collect::<Vec<_>>())
+            .execute(&mut *self.tx)
+            .await?;
+        if done.rows_affected() < held.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+}
+
+async fn insert(c: &mut PgConnection, r: &Record) -> Result<()> {
+    let done = sqlx::query(SQL.insert)
+        .bind(&r.kind)
+        .bind(&r.account)
+        .bind(&r.id)
+        .bind(&r.parent)
+        .bind(&r.sort)
+        .bind(&r.body)
+        .bind(r.created_ms)
+        .bind(r.updated_ms)
+        .execute(c)
+        .await?;
+    // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 #[async_trait]
 impl Tx for WriteTx {
     async fn insert(&mut self, r: &Record) -> Result<()> {
-        let done = sqlx::query(SQL.insert)
-            .bind(&r.kind)
-            .bind(&r.account)
-            .bind(&r.id)
-            .bind(&r.parent)
-            .bind(&r.sort)
-            .bind(&r.body)
-            .bind(r.created_ms)
-            .bind(r.updated_ms)
-            .execute(&mut *self.tx)
-            .await?;
-        // ON CONFLICT DO NOTHING keeps a Postgres transaction usable after a duplicate.
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
-        }
+        self.flush().await?;
+        insert(&mut self.tx, r).await
+    }
+
+    async fn insert_new(&mut self, r: &Record) -> Result<()> {
+        self.held.push(r.clone());
         Ok(())
     }
 
     async fn update(&mut self, r: &Record) -> Result<bool> {
+        self.flush().await?;
         let done = sqlx::query(SQL.update)
             .bind(&r.kind)
             .bind(&r.account)
@@ -149,6 +196,7 @@ impl Tx for WriteTx {
     }
 
     async fn delete(&mut self, kind: &str, account: &str, id: &str) -> Result<bool> {
+        self.flush().await?;
         let done = sqlx::query(SQL.delete)
             .bind(kind)
             .bind(account)
@@ -159,6 +207,7 @@ impl Tx for WriteTx {
     }
 
     async fn delete_children(&mut self, kind: &str, account: &str, parent: &str) -> Result<u64> {
+        self.flush().await?;
         let done = sqlx::query(SQL.delete_children)
             .bind(kind)
             .bind(account)
@@ -169,6 +218,7 @@ impl Tx for WriteTx {
     }
 
     async fn delete_all(&mut self, kind: &str, account: &str) -> Result<u64> {
+        self.flush().await?;
         let done = sqlx::query(SQL.delete_all)
             .bind(kind)
             .bind(account)
@@ -178,6 +228,7 @@ impl Tx for WriteTx {
     }
 
     async fn schedule(&mut self, t: &Timer) -> Result<bool> {
+        self.flush().await?;
         if self.notified {
             let done = sqlx::query(SQL.schedule)
                 .bind(&t.id)
@@ -208,6 +259,7 @@ impl Tx for WriteTx {
     }
 
     async fn ensure_timer(&mut self, t: &Timer) -> Result<()> {
+        self.flush().await?;
         // The no-op update takes the existing row's lock: it waits for a transaction that is
         // finishing the timer, and then inserts afresh if that one deleted it.
         const UPSERT: &str = "INSERT INTO timers (id, account, kind, subject, step, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE SET due_ms = timers.due_ms";
@@ -232,6 +284,7 @@ impl Tx for WriteTx {
     }
 
     async fn finish_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
+        self.flush().await?;
         let done = sqlx::query(SQL.finish_timer)
             .bind(id)
             .bind(owner)
@@ -241,6 +294,7 @@ impl Tx for WriteTx {
     }
 
     async fn hold_timer(&mut self, id: &str, owner: &str) -> Result<bool> {
+        self.flush().await?;
         let done =
             sqlx::query("UPDATE timers SET claims = claims WHERE id = $1 AND lease_owner = $2")
                 .bind(id)
@@ -250,7 +304,8 @@ impl Tx for WriteTx {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.flush().await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -291,6 +346,7 @@ impl Store for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn Tx>> {
         Ok(Box::new(WriteTx {
             tx: self.pool.begin().await?,
+            held: Vec::new(),
             notified: false,
         }))
     }
