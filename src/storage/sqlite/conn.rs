@@ -142,10 +142,8 @@ impl Conn {
             _: *const std::ffi::c_char,
             pages: c_int,
         ) -> c_int {
-            if pages >= checkpoint::THRESHOLD_PAGES {
-                // SAFETY: arg is the Box<Signal> kept in the Conn until after sqlite3_close.
-                unsafe { &*(arg as *const Signal) }.ask();
-            }
+            // SAFETY: arg is the Box<Signal> kept in the Conn until after sqlite3_close.
+            unsafe { &*(arg as *const Signal) }.committed(pages);
             ffi::SQLITE_OK
         }
         let boxed = Box::new(signal);
@@ -153,6 +151,23 @@ impl Conn {
         // SAFETY: db is open; arg outlives the handle (see the field's comment).
         unsafe { ffi::sqlite3_wal_hook(self.db.as_ptr(), Some(hook), arg) };
         self.wal_hook = Some(boxed);
+    }
+
+    /// Checkpoints here when the WAL has grown past `checkpoint::RESET_PAGES` (see there);
+    /// called by the writer between groups, with no transaction open.
+    pub(crate) fn checkpoint_if_long(&mut self) {
+        if self
+            .wal_hook
+            .as_ref()
+            .is_some_and(|s| s.wal_pages() >= checkpoint::RESET_PAGES)
+        {
+            if let Err(e) = self.exec("PRAGMA wal_checkpoint(PASSIVE)") {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the next one will try again");
+            }
+            if let Some(s) = &self.wal_hook {
+                s.committed(0);
+            }
+        }
     }
 
     /// Whether no transaction is open (SQLite ends one by itself after some errors).

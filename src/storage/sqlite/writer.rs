@@ -97,6 +97,7 @@ fn commit_group(g: &mut State) -> Result<()> {
     for ack in g.pending.drain(..) {
         let _ = ack.send(answer.clone());
     }
+    g.conn.checkpoint_if_long();
     done
 }
 
