@@ -32,7 +32,7 @@ use super::records::{
 use crate::delivery::{ChannelKind, MessageKind, OutboundMessage};
 use crate::domain::arn::creation_sort_key;
 use crate::handlers::contacts::records::{CHANNEL, ChannelBody};
-use crate::storage::{Reader, Record, Timer, Tx, upsert};
+use crate::storage::{Record, Timer, Tx, upsert};
 
 /// After this many claims of one send (each ended by a crash or a failed commit), give up.
 const MAX_CLAIMS: i64 = 8;
@@ -166,55 +166,23 @@ impl Outcome {
 
 /// Whether an attempt is still worth sending: its page is open and, once a try has failed,
 /// its channel is still activated.
-async fn still_wanted(r: &mut dyn Reader, account: &str, a: &AttemptBody) -> Result<bool> {
+async fn still_wanted(tx: &mut dyn Tx, account: &str, a: &AttemptBody) -> Result<bool> {
     if a.purpose != Purpose::Page {
         return Ok(true);
     }
     let open = match &a.page_arn {
-        Some(arn) => match r.get(PAGE, account, arn).await? {
-            Some(rec) => serde_json::from_str::<PageBody>(&rec.body)?.state == PageState::Open,
-            None => false,
-        },
+        Some(arn) => load_page(tx, account, arn)
+            .await?
+            .is_some_and(|(_, p)| p.state == PageState::Open),
         None => false,
     };
     if !open || a.temp_failures == 0 {
         return Ok(open);
     }
-    Ok(match r.get(CHANNEL, account, &a.channel_arn).await? {
+    Ok(match tx.get(CHANNEL, account, &a.channel_arn).await? {
         Some(c) => serde_json::from_str::<ChannelBody>(&c.body)?.activated,
         None => false,
     })
-}
-
-/// What a `send` timer calls for, judged from one view of its attempt.
-enum Step {
-    /// The attempt is gone or no longer this timer's to send: only the timer is removed.
-    Finish,
-    /// Its page closed (or its channel was deactivated) before the send began.
-    Cancel(Record, AttemptBody),
-    /// Interrupted more often than `MAX_CLAIMS`: recorded as rejected.
-    GiveUp(Record, AttemptBody),
-    /// Goes out now.
-    Send(Record, AttemptBody),
-}
-
-/// Judged inside the transaction that holds the timer's lease.
-async fn step_of(r: &mut dyn Reader, t: &Timer) -> Result<Step> {
-    let Some(rec) = r.get(ATTEMPT, &t.account, &t.subject).await? else {
-        return Ok(Step::Finish);
-    };
-    let a: AttemptBody = serde_json::from_str(&rec.body)?;
-    // A held attempt is sent by its channel's bundle timer, never by its own.
-    if !matches!(a.state, AttemptState::Pending | AttemptState::Sending) || a.held {
-        return Ok(Step::Finish);
-    }
-    if !still_wanted(r, &t.account, &a).await? {
-        return Ok(Step::Cancel(rec, a));
-    }
-    if t.claims > MAX_CLAIMS {
-        return Ok(Step::GiveUp(rec, a));
-    }
-    Ok(Step::Send(rec, a))
 }
 
 /// Runs one `send` timer through the state machine above.
@@ -229,30 +197,30 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     if !tx.hold_timer(&t.id, owner).await? {
         return Err(EngineError::LeaseLost);
     }
-    let (rec, a) = match step_of(tx.as_mut(), t).await? {
-        Step::Finish => return finish(tx, t, owner).await,
-        Step::Cancel(mut rec, mut a) => {
-            a.state = AttemptState::Cancelled;
-            save(tx.as_mut(), &mut rec, &a, now).await?;
-            return finish(tx, t, owner).await;
-        }
-        Step::GiveUp(rec, a) => {
-            tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
-            let error = format!("abandoned after {} interrupted sends", t.claims - 1);
-            return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
-        }
-        Step::Send(rec, a) => match engine.take_send_slot(&a.channel_arn, now) {
-            Ok(()) => (rec, a),
-            Err(until_ms) => {
-                return match a.purpose {
-                    Purpose::Page => {
-                        super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await
-                    }
-                    Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
-                };
-            }
-        },
+    let Some(mut rec) = tx.get(ATTEMPT, &t.account, &t.subject).await? else {
+        return finish(tx, t, owner).await;
     };
+    let mut a: AttemptBody = serde_json::from_str(&rec.body)?;
+    // A held attempt is sent by its channel's bundle timer, never by its own.
+    if !matches!(a.state, AttemptState::Pending | AttemptState::Sending) || a.held {
+        return finish(tx, t, owner).await;
+    }
+    if !still_wanted(tx.as_mut(), &t.account, &a).await? {
+        a.state = AttemptState::Cancelled;
+        save(tx.as_mut(), &mut rec, &a, now).await?;
+        return finish(tx, t, owner).await;
+    }
+    if t.claims > MAX_CLAIMS {
+        tracing::error!(attempt = %t.subject, claims = t.claims, "giving up on a send that was interrupted again and again");
+        let error = format!("abandoned after {} interrupted sends", t.claims - 1);
+        return conclude(engine, tx, t, rec, a, Outcome::Rejected(error), now).await;
+    }
+    if let Err(until_ms) = engine.take_send_slot(&a.channel_arn, now) {
+        return match a.purpose {
+            Purpose::Page => super::bundle::hold(engine, tx, t, rec, a, until_ms, now).await,
+            Purpose::Activation => reschedule(tx, t, owner, until_ms).await,
+        };
+    }
     drop(tx);
     if t.claims > 1 {
         tracing::warn!(attempt = %t.subject, claims = t.claims, "resending an attempt whose earlier send may have been interrupted");
@@ -279,7 +247,6 @@ pub async fn process(engine: &Engine, t: &Timer, now: i64) -> Result<()> {
     // Nobody else changes a pending attempt while its timer is leased (a held one belongs to
     // the bundle timer), so the outcome is written over the row as read above.
     let tx = engine.store.begin().await?;
-    let mut a = a;
     a.sends_begun += 1;
     conclude(engine, tx, t, rec, a, outcome, done).await
 }
