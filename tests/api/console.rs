@@ -495,13 +495,16 @@ async fn the_on_call_page_names_who_the_api_says_is_on_call_and_who_is_next() {
     let jdoe = crate::channels::personal(&app, "jdoe").await;
     let tz = "America/New_York";
     let now = app.clock.now_ms();
+    // The hand-off is a few hours after "now" whatever the hour the test runs at, so the jump
+    // past it below stays well inside the session's 12 hours.
+    let handoff_hour = handoff_hour_after(now, tz);
     let rot = rotation(
         &app,
         "primary",
         &[&akua, &jdoe],
         now - 3 * 86_400_000,
         tz,
-        daily(9),
+        daily(handoff_hour),
     )
     .await;
     schedule(&app, "primary-oncall", &[&rot]).await;
@@ -544,7 +547,8 @@ async fn the_on_call_page_names_who_the_api_says_is_on_call_and_who_is_next() {
     assert_eq!(b.text(".oncall-next").await, second);
     let handoff = b.text(".handoff").await;
     assert!(
-        handoff.contains("09:00") && (handoff.contains("EST") || handoff.contains("EDT")),
+        handoff.contains(&format!("{handoff_hour:02}:00"))
+            && (handoff.contains("EST") || handoff.contains("EDT")),
         "{handoff}"
     );
     let page = b.text("main").await;
@@ -562,8 +566,13 @@ async fn the_on_call_page_names_who_the_api_says_is_on_call_and_who_is_next() {
 
     // After the hand-off the next person is on call.
     let end = shifts[0].end_time.to_millis().unwrap();
+    assert!(
+        end - now < 8 * 3_600_000,
+        "the hand-off is hours away, not a day"
+    );
     app.clock.advance_ms(end - now + 60_000);
-    b.goto("/console/oncall").await;
+    let v = b.goto("/console/oncall").await;
+    assert_eq!(path_of(&v), "/console/oncall", "still signed in");
     assert_eq!(b.text(".oncall-now").await, second);
     let problems = b.problems().await;
     assert!(problems.is_empty(), "{problems:?}");
@@ -647,6 +656,77 @@ async fn engagements_and_contacts_pages_acknowledge_stop_and_show_plans() {
     }
     assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
     assert_eq!(statuses[10], 429);
+}
+
+/// A local hour 2 to 4 hours after `now` in `tz`, avoiding 01:00–03:59, the hours a DST change
+/// skips or repeats (a daily hand-off there would not be once a day on the change's date).
+fn handoff_hour_after(now: i64, tz: &str) -> i32 {
+    let at = jiff::Timestamp::from_millisecond(now).unwrap();
+    let local = jiff::tz::TimeZone::get(tz).unwrap().to_datetime(at);
+    let mut hour = (i32::from(local.hour()) + 3) % 24;
+    if (1..4).contains(&hour) {
+        hour = 4;
+    }
+    hour
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_past_session_hours_signs_in_again_and_returns_to_the_page_asked_for() {
+    let app = spawn().await;
+    let cookie = sign_in_raw(&app).await;
+    html(&app, &cookie, "/console/oncall").await;
+
+    // One millisecond before the 12 hours are up the session still opens pages.
+    app.clock.advance_ms(12 * 3_600_000 - 1);
+    html(&app, &cookie, "/console/oncall?days=14").await;
+
+    // At 12 hours it has ended: the page asked for leads to the sign-in form, which remembers it.
+    app.clock.advance_ms(1);
+    let r = raw(
+        &app,
+        "GET",
+        "/console/oncall?days=14",
+        &[("cookie", &cookie)],
+        b"",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap().to_string();
+    assert_eq!(to, "/console/sign-in?next=%2Fconsole%2Foncall%3Fdays%3D14");
+    let form_page = raw(&app, "GET", &to, &[], b"", None).await;
+    assert_eq!(form_page.status, 200);
+    let page = form_page.body.as_str().unwrap();
+    assert!(page.contains("name=\"next\""), "{page}");
+
+    // Signing in there goes back to that page, with a new session that opens it.
+    let form = format!(
+        "access_key_id={KEY}&secret_access_key={SECRET}&next=%2Fconsole%2Foncall%3Fdays%3D14"
+    );
+    let ct = [("content-type", "application/x-www-form-urlencoded")];
+    let r = raw(&app, "POST", "/console/sign-in", &ct, form.as_bytes(), None).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/console/oncall?days=14"));
+    let fresh = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(fresh, cookie);
+    html(&app, &fresh, "/console/oncall?days=14").await;
+    // The ended session stays ended.
+    let r = raw(
+        &app,
+        "GET",
+        "/console/oncall",
+        &[("cookie", &cookie)],
+        b"",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 303);
 }
 
 /// Signs in without a browser; returns the Cookie header for later requests.
