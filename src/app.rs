@@ -64,27 +64,55 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     /// Where the inbound SMTP listener took its port, when `[inbound_smtp]` is configured.
     pub inbound_smtp: Option<SocketAddr>,
+    /// Reloads the `[tls]` certificate and key (the files are also watched), when configured.
+    pub tls: Option<crate::tls::Reloader>,
     smtp_task: Option<JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     engine_stop: watch::Sender<bool>,
     engine_task: Option<JoinHandle<()>>,
+    /// The watchdog and scheduled backups: ended at shutdown.
+    ops_tasks: Vec<JoinHandle<()>>,
+    grace: std::time::Duration,
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish, then returns.
+    /// Stops accepting, lets requests and engine steps (sends already handed to a provider)
+    /// in flight finish for up to `[server] shutdown_grace_secs`, gives back the timer leases so
+    /// another node or the next start takes the work at once, then returns.
     pub async fn stop(mut self) {
+        for t in self.ops_tasks.drain(..) {
+            t.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
+        let _ = self.engine_stop.send(true);
+        let deadline = tokio::time::Instant::now() + self.grace;
+        if tokio::time::timeout_at(deadline, &mut self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = self.grace.as_secs(),
+                "requests still in flight after the shutdown grace; closing them"
+            );
+            self.task.abort();
+        }
         if let Some(t) = self.smtp_task.take() {
             t.abort();
         }
-        let _ = self.engine_stop.send(true);
-        if let Some(t) = self.engine_task.take() {
+        if let Some(mut t) = self.engine_task.take()
+            && tokio::time::timeout_at(deadline, &mut t).await.is_err()
+        {
+            tracing::warn!(
+                grace_secs = self.grace.as_secs(),
+                "engine steps still running after the shutdown grace; their sends will be retried with the same idempotency key"
+            );
+            t.abort();
             let _ = t.await;
         }
+        self.engine.release_leases().await;
     }
 
     /// Runs until `signal` completes, then shuts down gracefully.
@@ -93,8 +121,9 @@ impl Running {
             r = &mut self.task => return r.unwrap_or(Ok(())),
             _ = signal => {}
         }
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing requests and sends in flight");
         self.stop().await;
+        tracing::info!("stopped");
         Ok(())
     }
 }
@@ -110,57 +139,89 @@ async fn healthz() -> Response<Body> {
     with_request_id(Response::new(Body::from("ok\n")))
 }
 
-async fn readyz(State(store): State<Arc<dyn Store>>) -> Response<Body> {
-    let resp = match store.ping().await {
-        Ok(()) => Response::new(Body::from("ready\n")),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            let mut r = Response::new(Body::from("not ready\n"));
-            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            r
-        }
-    };
-    with_request_id(resp)
-}
-
 #[derive(Clone)]
 struct Probes {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// The engine whose loop must be claiming timers for `/readyz`; none when tests step it.
+    engine: Option<Arc<Engine>>,
 }
 
-async fn readyz_probe(State(p): State<Probes>) -> Response<Body> {
-    readyz(State(p.store)).await
+/// Why this server should not be sent traffic, if it should not: the database is unreachable,
+/// or the engine is not claiming timers. (Migrations are done before the listener opens.)
+pub async fn not_ready(store: &dyn Store, engine: Option<&Engine>) -> Option<String> {
+    if let Err(e) = store.ping().await {
+        return Some(format!("the database is unreachable: {e}"));
+    }
+    engine.and_then(|e| e.not_claiming())
+}
+
+async fn readyz(State(p): State<Probes>) -> Response<Body> {
+    let (status, body) = match not_ready(p.store.as_ref(), p.engine.as_deref()).await {
+        None => (StatusCode::OK, serde_json::json!({"ready": true})),
+        Some(reason) => {
+            tracing::warn!(%reason, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"ready": false, "reason": reason}),
+            )
+        }
+    };
+    let mut r = Response::new(Body::from(format!("{body}\n")));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    with_request_id(r)
 }
 
 async fn metrics(State(p): State<Probes>) -> Response<Body> {
     let now = p.clock.now_ms();
-    let (timers, due) = p.store.timer_counts(now).await.unwrap_or_else(|e| {
+    let counts = p.store.timer_counts(now).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot count timers for /metrics");
-        (-1, -1)
+        crate::storage::TimerCounts {
+            all: -1,
+            due: -1,
+            oldest_due_ms: None,
+        }
     });
     let open = p.store.count(OPEN_ENGAGEMENT).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot count engagements for /metrics");
         -1
     });
-    let text = p.metrics.render(&[
-        (
-            "klaxon_open_engagements",
-            "Engagements started and not stopped.",
-            open,
-        ),
-        (
-            "klaxon_timers",
-            "Engine timers waiting (stages, retries, sends).",
-            timers,
-        ),
-        (
-            "klaxon_due_timers",
-            "Engine timers due now and not yet run.",
-            due,
-        ),
-    ]);
+    let oldest = counts
+        .oldest_due_ms
+        .map(|t| ((now - t).max(0)) / 1000)
+        .unwrap_or(0);
+    let text = p.metrics.render(
+        &[
+            (
+                "klaxon_open_engagements",
+                "Engagements started and not stopped.",
+                open,
+            ),
+            (
+                "klaxon_timers",
+                "Engine timers waiting (stages, retries, sends).",
+                counts.all,
+            ),
+            (
+                "klaxon_due_timers",
+                "Engine timers due now and not yet run.",
+                counts.due,
+            ),
+            (
+                "klaxon_oldest_due_timer_seconds",
+                "How long the oldest due timer (a send, a stage, a retry) has waited; 0 when none is due.",
+                oldest,
+            ),
+        ],
+        &[(
+            "klaxon_database_errors_total",
+            "Storage errors in this process (the database failing, not a duplicate record).",
+            crate::storage::database_errors(),
+        )],
+    );
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         "content-type",
@@ -298,7 +359,7 @@ fn router(
 ) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz_probe))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(probes);
     if let Some(hooks) = twilio {
@@ -396,10 +457,23 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         addr: config.listen.clone(),
         source,
     })?;
+    // With `[tls]` the listener speaks HTTPS only.
+    let (listener, tls) = match &config.tls {
+        None => (crate::tls::Bound::Plain(listener), None),
+        Some(t) => {
+            let (https, reloader) =
+                crate::tls::listen(listener, t).map_err(|e| AppError::Listen {
+                    addr: config.listen.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            (crate::tls::Bound::Https(https), Some(reloader))
+        }
+    };
     let probes = Probes {
         store: store.clone(),
         metrics: metrics.clone(),
         clock: opts.clock.clone(),
+        engine: opts.engine_loop.then(|| engine.clone()),
     };
     let twilio = match &config.twilio {
         Some(t) => Some(TwilioHooks {
@@ -458,17 +532,35 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
     let engine_task = opts
         .engine_loop
         .then(|| tokio::spawn(engine.clone().run(stopped)));
+    let mut ops_tasks = Vec::new();
+    if opts.engine_loop {
+        if let Some(w) = &config.watchdog {
+            ops_tasks.push(tokio::spawn(crate::ops::watchdog::run(
+                w.clone(),
+                store.clone(),
+                engine.clone(),
+            )));
+        }
+        if let Some(b) = &config.backup {
+            ops_tasks.push(tokio::spawn(crate::ops::schedule::run(
+                b.clone(),
+                config.database_url(),
+                config.data_dir.clone(),
+                opts.clock.clone(),
+            )));
+        }
+    }
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // The console limits sign-in attempts per client address.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let stop = async {
             let _ = rx.await;
-        })
-        .await
+        };
+        match listener {
+            crate::tls::Bound::Plain(l) => axum::serve(l, app).with_graceful_shutdown(stop).await,
+            crate::tls::Bound::Https(l) => axum::serve(l, app).with_graceful_shutdown(stop).await,
+        }
     });
     Ok(Running {
         addr,
@@ -478,10 +570,13 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         engine,
         metrics,
         inbound_smtp,
+        tls,
         smtp_task,
         shutdown: Some(tx),
         task,
         engine_stop,
         engine_task,
+        ops_tasks,
+        grace: std::time::Duration::from_secs(config.server.shutdown_grace_secs),
     })
 }

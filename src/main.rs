@@ -54,6 +54,115 @@ enum Command {
         #[command(subcommand)]
         command: DiscordCommand,
     },
+    /// Write a consistent backup of a running (or stopped) server's SQLite database, with the
+    /// credentials and operator files it needs, to one file; paging goes on meanwhile.
+    Backup {
+        #[command(flatten)]
+        target: DatabaseArgs,
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Unpack a backup into an empty data directory (then `serve` it).
+    Restore {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The backup file `klaxon backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to restore into (empty unless --force).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Replace what the data directory holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Schema migrations of the database.
+    Migrate {
+        #[command(flatten)]
+        target: DatabaseArgs,
+        /// Say what a start would migrate, and change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// The database a command works on: the same options as `serve`.
+#[derive(clap::Args)]
+struct DatabaseArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn load(self) -> Result<Config, String> {
+        let flags = Overrides {
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            ..Overrides::default()
+        };
+        Config::load(self.config.config.as_deref(), &env, &flags).map_err(|e| e.to_string())
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn backup(config: Config, to: PathBuf) -> Result<(), String> {
+    use klaxon::ops::backup;
+    let db = backup::sqlite_path(&config.database_url()).map_err(|e| e.to_string())?;
+    let now = klaxon::domain::clock::Clock::now_ms(&SystemClock);
+    let started = std::time::Instant::now();
+    let s = runtime()?
+        .block_on(backup::create(&db, &config.data_dir, &to, now))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "backup written to {} ({} bytes, schema version {}, {}) in {} ms",
+        to.display(),
+        s.bytes,
+        s.schema_version,
+        s.members.join(", "),
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+fn restore(config: Config, from: PathBuf, force: bool) -> Result<(), String> {
+    use klaxon::ops::backup;
+    let db = backup::sqlite_path(&config.database_url()).map_err(|e| e.to_string())?;
+    let s = backup::restore(&from, &config.data_dir, &db, force).map_err(|e| e.to_string())?;
+    println!(
+        "restored {} into {} (schema version {}, {}); start it with: klaxon serve --data-dir {}",
+        from.display(),
+        config.data_dir.display(),
+        s.schema_version,
+        s.members.join(", "),
+        config.data_dir.display()
+    );
+    Ok(())
+}
+
+fn migrate(config: Config, check: bool) -> Result<(), String> {
+    let url = config.database_url();
+    let rt = runtime()?;
+    let plan = rt
+        .block_on(klaxon::storage::migration_plan(&url))
+        .map_err(|e| e.to_string())?;
+    println!("{}: {}", klaxon::storage::redact_url(&url), plan.describe());
+    if !check && !plan.pending.is_empty() {
+        rt.block_on(klaxon::storage::open(&url))
+            .map_err(|e| e.to_string())?;
+        println!("migrated to schema version {}", plan.newest_known);
+    }
+    Ok(())
 }
 
 /// The Klaxon an import writes into: the same options as `serve`. A server already listening
@@ -264,8 +373,30 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// SIGHUP re-reads what can change without a restart: the TLS certificate and key.
+fn reload_on_hangup(tls: Option<klaxon::tls::Reloader>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match &tls {
+                Some(t) => {
+                    tracing::info!("SIGHUP: reloading the TLS certificate");
+                    let _ = t.reload();
+                }
+                None => tracing::info!("SIGHUP: nothing to reload (no [tls])"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = tls;
+}
+
 async fn serve(config: Config) -> Result<(), String> {
-    klaxon::telemetry::init(&config.log);
+    klaxon::telemetry::init(&config.log, config.log_format);
     let started = std::time::Instant::now();
     let opts = klaxon::app::Options {
         clock: Arc::new(SystemClock),
@@ -275,6 +406,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let running = klaxon::app::start(&config, opts)
         .await
         .map_err(|e| e.to_string())?;
+    reload_on_hangup(running.tls.clone());
     if let Some(path) = &running.credentials_file {
         tracing::info!(file = %path.display(), "using generated API credentials (mode 0600); see the README to use them with aws-cli");
     }
@@ -372,6 +504,22 @@ fn main() -> ExitCode {
                 import_opsgenie(c, api_url, api_key_file, opts)
             })
         }
+        Command::Backup { target, to } => target.load().and_then(|c| backup(c, to)),
+        Command::Restore {
+            config,
+            from,
+            data_dir,
+            force,
+        } => {
+            let flags = Overrides {
+                data_dir: Some(data_dir),
+                ..Overrides::default()
+            };
+            Config::load(config.config.as_deref(), &env, &flags)
+                .map_err(|e| e.to_string())
+                .and_then(|c| restore(c, from, force))
+        }
+        Command::Migrate { target, check } => target.load().and_then(|c| migrate(c, check)),
         Command::Discord {
             command: DiscordCommand::RegisterCommands { config },
         } => match Config::load(config.config.as_deref(), &env, &Overrides::default()) {

@@ -70,6 +70,7 @@ pub struct Metrics {
     alerts: Mutex<BTreeMap<AlertKey, u64>>,
     /// (integration, api, field) → events accepted with a default for a missing or unknown field
     alert_defaults: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    timers_claimed: std::sync::atomic::AtomicU64,
 }
 
 fn escape(v: &str) -> String {
@@ -118,6 +119,12 @@ impl Metrics {
         }
     }
 
+    /// Timers this node leased to run.
+    pub fn timers_claimed(&self, n: u64) {
+        self.timers_claimed
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// An alert accepted although `field` was missing or unknown (a default took its place).
     pub fn alert_default(&self, integration: &str, api: &'static str, field: &'static str) {
         if let Ok(mut m) = self.alert_defaults.lock() {
@@ -125,9 +132,22 @@ impl Metrics {
         }
     }
 
-    /// The exposition text; `gauges` are (name, help, value) read by the caller.
-    pub fn render(&self, gauges: &[(&str, &str, i64)]) -> String {
+    /// The exposition text; `gauges` and `counters` are (name, help, value) read by the caller.
+    pub fn render(&self, gauges: &[(&str, &str, i64)], counters: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
+        let claimed = self
+            .timers_claimed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP klaxon_timers_claimed_total Engine timers this node leased to run.\n# TYPE klaxon_timers_claimed_total counter\nklaxon_timers_claimed_total {claimed}"
+        );
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         out.push_str("# HELP klaxon_api_request_duration_seconds API requests by service, operation and outcome (success or the AWS error code).\n# TYPE klaxon_api_request_duration_seconds histogram\n");
         if let Ok(m) = self.api.lock() {
             for ((service, op, outcome), h) in m.iter() {
@@ -201,7 +221,7 @@ mod tests {
         m.api("ssm-contacts", "GetContact", "success", 0.2);
         m.sent("SMS", "error", true);
         m.timer_lateness(30);
-        let text = m.render(&[("klaxon_due_timers", "Timers due now.", 3)]);
+        let text = m.render(&[("klaxon_due_timers", "Timers due now.", 3)], &[]);
         assert!(text.contains("klaxon_api_request_duration_seconds_bucket{service=\"ssm-contacts\",operation=\"GetContact\",outcome=\"success\",le=\"0.0025\"} 1"));
         assert!(text.contains("klaxon_api_request_duration_seconds_bucket{service=\"ssm-contacts\",operation=\"GetContact\",outcome=\"success\",le=\"+Inf\"} 2"));
         assert!(text.contains(

@@ -3,9 +3,11 @@
 
 mod chat;
 mod console;
+mod ops;
 
 pub use chat::{BotConfig, ChatConfig, ChatUser, DiscordConfig, SlackConfig, SnsConfig, SnsTopic};
 pub use console::ConsoleConfig;
+pub use ops::{BackupConfig, LogFormat, ServerConfig, TlsConfig, WatchdogConfig, WatchdogMethod};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -88,6 +90,8 @@ pub struct TwilioConfig {
     pub from_number: String,
     #[serde(default = "default_twilio_api")]
     pub api_base_url: String,
+    /// The top-level `public_base_url` when not given.
+    #[serde(default)]
     pub public_base_url: String,
 }
 
@@ -281,6 +285,14 @@ pub struct Config {
     pub time_scale: f64,
     pub max_body_bytes: usize,
     pub log: String,
+    pub log_format: LogFormat,
+    /// Where people and providers reach Klaxon (behind a proxy, say): every link Klaxon writes
+    /// to itself starts with it.
+    pub public_base_url: Option<String>,
+    pub tls: Option<TlsConfig>,
+    pub server: ServerConfig,
+    pub backup: Option<BackupConfig>,
+    pub watchdog: Option<WatchdogConfig>,
     pub credentials: Vec<CredentialConfig>,
     pub activation: ActivationConfig,
     pub engine: EngineConfig,
@@ -308,6 +320,12 @@ impl Default for Config {
             time_scale: 1.0,
             max_body_bytes: 1024 * 1024,
             log: "info".into(),
+            log_format: LogFormat::Text,
+            public_base_url: None,
+            tls: None,
+            server: ServerConfig::default(),
+            backup: None,
+            watchdog: None,
             credentials: Vec::new(),
             activation: ActivationConfig::default(),
             engine: EngineConfig::default(),
@@ -374,6 +392,11 @@ impl Config {
         }
         if let Some(v) = flags.time_scale {
             c.time_scale = v;
+        }
+        if let (Some(t), Some(base)) = (&mut c.twilio, &c.public_base_url)
+            && t.public_base_url.is_empty()
+        {
+            t.public_base_url = base.clone();
         }
         c.validate()?;
         Ok(c)
@@ -483,13 +506,19 @@ impl Config {
         {
             return bad("activation limits must all be positive".into());
         }
+        ops::validate(
+            self.tls.as_ref(),
+            self.backup.as_ref(),
+            self.watchdog.as_ref(),
+            self.public_base_url.as_deref(),
+        )?;
         if let Some(t) = &self.twilio {
             t.token()?;
             if !t.public_base_url.starts_with("http://")
                 && !t.public_base_url.starts_with("https://")
             {
                 return bad(
-                    "[twilio] public_base_url must be the http(s) URL Twilio calls back".into(),
+                    "[twilio] public_base_url (or the top-level public_base_url) must be the http(s) URL Twilio calls back".into(),
                 );
             }
             if !t.from_number.starts_with('+') {

@@ -51,6 +51,8 @@ pub struct Engine {
     wake: Arc<Notify>,
     /// Recent send times per contact channel, for the per-channel rate limit (per node).
     recent_sends: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
+    /// When the loop last went round having claimed (or had no room to claim); `/readyz` asks.
+    loop_seen_ms: std::sync::atomic::AtomicI64,
 }
 
 type Joined = std::result::Result<(tokio::task::Id, Result<()>), tokio::task::JoinError>;
@@ -99,6 +101,24 @@ impl Engine {
             node: format!("node-{}", uuid::Uuid::new_v4()),
             wake,
             recent_sends: Default::default(),
+            loop_seen_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+        })
+    }
+
+    /// Why the background loop is not claiming timers, if it is not: never started, stopped,
+    /// or no successful claim for longer than a few of its polls.
+    pub fn not_claiming(&self) -> Option<String> {
+        let seen = self.loop_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if seen == i64::MIN {
+            return Some("the engine has not claimed timers yet".into());
+        }
+        let quiet = self.clock.now_ms() - seen;
+        let limit = (3 * self.config.poll_ms).max(10_000);
+        (quiet > limit).then(|| {
+            format!(
+                "the engine has not claimed timers for {} ms (the database may be failing)",
+                quiet
+            )
         })
     }
 
@@ -120,6 +140,7 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(report);
             }
+            self.metrics.timers_claimed(batch.len() as u64);
             let mut flight = InFlight::default();
             for t in batch {
                 flight.spawn(self, t, now);
@@ -349,12 +370,18 @@ impl Engine {
                 {
                     Ok(batch) => {
                         claimed = batch.len() as i64;
+                        self.metrics.timers_claimed(batch.len() as u64);
+                        self.loop_seen_ms
+                            .store(self.clock.now_ms(), std::sync::atomic::Ordering::Relaxed);
                         for t in batch {
                             flight.spawn(&self, t, now);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot claim timers"),
                 }
+            } else {
+                self.loop_seen_ms
+                    .store(now, std::sync::atomic::Ordering::Relaxed);
             }
             while let Some(joined) = flight.tasks.try_join_next_with_id() {
                 self.settle(&mut flight, joined, now, &mut report).await;
@@ -396,8 +423,18 @@ impl Engine {
             self.settle(&mut flight, joined, self.clock.now_ms(), &mut report)
                 .await;
         }
-        if let Err(e) = self.store.release_leases(&self.node).await {
-            tracing::warn!(error = %e, "cannot release timer leases at shutdown");
+        self.release_leases().await;
+        self.loop_seen_ms
+            .store(i64::MIN, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Gives back every lease this node holds, so another node or the next start takes the
+    /// work at once instead of after the lease runs out.
+    pub async fn release_leases(&self) {
+        match self.store.release_leases(&self.node).await {
+            Ok(n) if n > 0 => tracing::info!(released = n, "gave back timer leases"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot release timer leases at shutdown"),
         }
     }
 }

@@ -240,7 +240,7 @@ impl<S: Store + 'static> Store for CachedStore<S> {
     async fn next_timer_ms(&self) -> Result<Option<i64>> {
         self.inner.next_timer_ms().await
     }
-    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)> {
+    async fn timer_counts(&self, now_ms: i64) -> Result<super::TimerCounts> {
         self.inner.timer_counts(now_ms).await
     }
     async fn count(&self, kind: &str) -> Result<i64> {

@@ -384,8 +384,12 @@ async fn timers(store: &dyn Store, account: &str) {
         "released and postponed timers come back"
     );
     assert!(store.next_timer_ms().await.unwrap().is_some());
-    let (all, due) = store.timer_counts(5_000).await.unwrap();
-    assert!(all >= 2 && due >= 2);
+    let counts = store.timer_counts(5_000).await.unwrap();
+    assert!(counts.all >= 2 && counts.due >= 2, "{counts:?}");
+    assert!(
+        counts.oldest_due_ms.is_some_and(|t| t <= 5_000),
+        "{counts:?}"
+    );
 
     let mut tx = store.begin().await.unwrap();
     for t in &a {

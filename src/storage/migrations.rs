@@ -1,5 +1,64 @@
-//! Schema versions per backend. A version is applied once, in order, inside a transaction;
-//! the applied set lives in `schema_migrations`.
+//! Schema versions per backend. A version is applied once, in order, each in its own
+//! transaction; the applied set lives in `schema_migrations`, and its highest version is the
+//! database's schema version. A database whose version is above the newest known here was
+//! written by a newer Klaxon and is refused before anything writes to it.
+
+use super::StoreError;
+
+/// What a start would do to a database: the versions it has, and the ones it would apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub current: i64,
+    pub newest_known: i64,
+    pub pending: Vec<i64>,
+}
+
+impl Plan {
+    /// From the versions a database has applied (none for a new database).
+    pub fn new(list: &[(i64, &str)], applied: &[i64]) -> Result<Plan, StoreError> {
+        let newest_known = list.last().map(|(v, _)| *v).unwrap_or(0);
+        let current = applied.iter().copied().max().unwrap_or(0);
+        if current > newest_known {
+            return Err(StoreError::Migration(format!(
+                "the database has schema version {current}, written by a newer Klaxon; this Klaxon {} knows schema versions up to {newest_known} and will not open it (upgrade Klaxon, or restore a backup taken before the upgrade)",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        let pending = list
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| !applied.contains(v))
+            .collect();
+        Ok(Plan {
+            current,
+            newest_known,
+            pending,
+        })
+    }
+
+    /// One line for `klaxon migrate --check` and the start-up log.
+    pub fn describe(&self) -> String {
+        if self.pending.is_empty() {
+            format!(
+                "schema version {} is current; no migration to run",
+                self.current
+            )
+        } else {
+            let list: Vec<String> = self.pending.iter().map(|v| v.to_string()).collect();
+            format!(
+                "schema version {}; would run migration(s) {} to reach version {}",
+                self.current,
+                list.join(", "),
+                self.newest_known
+            )
+        }
+    }
+}
+
+/// The statements of one migration, in order.
+pub fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').map(str::trim).filter(|s| !s.is_empty())
+}
 
 pub const SQLITE: &[(i64, &str)] = &[
     (

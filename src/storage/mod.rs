@@ -6,7 +6,7 @@
 
 pub mod cache;
 pub mod conformance;
-mod migrations;
+pub mod migrations;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -19,7 +19,7 @@ pub enum StoreError {
     #[error("record already exists")]
     Conflict,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// An error from the SQLite write connection (driven through libsqlite3 directly).
     #[error("sqlite error {code}: {message}")]
     Sqlite { code: i32, message: String },
@@ -27,6 +27,25 @@ pub enum StoreError {
     Migration(String),
     #[error("unsupported database url: {0}")]
     Url(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        count_error();
+        StoreError::Database(e)
+    }
+}
+
+/// Storage errors since the process started (`klaxon_database_errors_total`): failures of the
+/// database itself, not a record that already exists.
+static DATABASE_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn count_error() {
+    DATABASE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn database_errors() -> u64 {
+    DATABASE_ERRORS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -207,8 +226,7 @@ pub trait Store: Send + Sync {
     /// When the engine next has something to look at: the earliest free timer's due time or
     /// the earliest lease expiry, whichever comes first.
     async fn next_timer_ms(&self) -> Result<Option<i64>>;
-    /// (all timers, timers due at `now_ms`).
-    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)>;
+    async fn timer_counts(&self, now_ms: i64) -> Result<TimerCounts>;
     /// Records of a kind across all accounts.
     async fn count(&self, kind: &str) -> Result<i64>;
     /// Forwards other nodes' "new work" signals to `wake`; a single-node store has none.
@@ -216,6 +234,16 @@ pub trait Store: Send + Sync {
         let _ = wake;
         Ok(())
     }
+}
+
+/// The timers waiting, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerCounts {
+    pub all: i64,
+    /// Due at the time asked about and not yet finished.
+    pub due: i64,
+    /// The earliest due time among those.
+    pub oldest_due_ms: Option<i64>,
 }
 
 /// Every record a query matches, read in batches of `q.limit` (for sets bounded by quotas or by
@@ -258,6 +286,22 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
         Ok(std::sync::Arc::new(
             postgres::PostgresStore::open(url).await?,
         ))
+    } else {
+        Err(StoreError::Url(redact_url(url)))
+    }
+}
+
+/// What opening the database at `url` would migrate, read without changing it (and refused,
+/// like a start, when a newer Klaxon wrote it).
+pub async fn migration_plan(url: &str) -> Result<migrations::Plan> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = std::path::Path::new(path);
+        if !path.exists() {
+            return migrations::Plan::new(migrations::SQLITE, &[]);
+        }
+        sqlite::plan(path, migrations::SQLITE).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::plan(url).await
     } else {
         Err(StoreError::Url(redact_url(url)))
     }

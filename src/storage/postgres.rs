@@ -2,12 +2,13 @@
 
 use super::sql::{self, COLUMNS, POSTGRES as SQL};
 use super::{
-    ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
+    ListQuery, Reader, Record, Result, Store, StoreError, Timer, TimerCounts, Tx, list_sql,
+    migrations,
 };
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -33,37 +34,64 @@ impl PostgresStore {
     }
 }
 
+/// Each pending migration in its own transaction, under an advisory lock held for the whole
+/// run so that nodes starting together migrate once.
 async fn migrate(pool: &PgPool) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    // Serializes start-up migrations across nodes sharing the database.
-    sqlx::query("SELECT pg_advisory_xact_lock(7261636)")
-        .execute(&mut *tx)
+    let mut c = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(7261636)")
+        .execute(&mut *c)
         .await?;
+    let result = migrate_locked(&mut c).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(7261636)")
+        .execute(&mut *c)
+        .await;
+    result
+}
+
+async fn migrate_locked(c: &mut PgConnection) -> Result<()> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
-        .execute(&mut *tx)
+        .execute(&mut *c)
         .await?;
-    for (version, sql) in migrations::POSTGRES {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if done.is_some() {
-            continue;
-        }
-        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *c)
+        .await?;
+    let plan = migrations::Plan::new(migrations::POSTGRES, &applied)?;
+    for (version, sql) in migrations::POSTGRES
+        .iter()
+        .filter(|(v, _)| plan.pending.contains(v))
+    {
+        let mut tx = c.begin().await?;
+        for stmt in migrations::statements(sql) {
             sqlx::query(AssertSqlSafe(stmt.to_string()))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| StoreError::Migration(format!("version {version}: {e}")))?;
+                .map_err(|e| StoreError::Migration(format!("migration {version} failed: {e}")))?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)")
             .bind(version)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied schema migration");
     }
-    tx.commit().await?;
     Ok(())
+}
+
+/// What a start would migrate, read without changing the database.
+pub async fn plan(url: &str) -> Result<migrations::Plan> {
+    let mut c = PgConnection::connect(url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        .fetch_one(&mut c)
+        .await?;
+    let applied: Vec<i64> = if exists {
+        sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut c)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let _ = c.close().await;
+    migrations::Plan::new(migrations::POSTGRES, &applied)
 }
 
 async fn get(c: &mut PgConnection, kind: &str, account: &str, id: &str) -> Result<Option<Record>> {
@@ -411,14 +439,18 @@ impl Store for PostgresStore {
         Ok(free.into_iter().chain(leased).min())
     }
 
-    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)> {
+    async fn timer_counts(&self, now_ms: i64) -> Result<TimerCounts> {
         let row = sqlx::query(
-            "SELECT COUNT(*)::BIGINT, COUNT(*) FILTER (WHERE due_ms <= $1)::BIGINT FROM timers",
+            "SELECT COUNT(*)::BIGINT, COUNT(*) FILTER (WHERE due_ms <= $1)::BIGINT, MIN(due_ms) FILTER (WHERE due_ms <= $1) FROM timers",
         )
         .bind(now_ms)
         .fetch_one(&self.pool)
         .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        Ok(TimerCounts {
+            all: row.try_get(0)?,
+            due: row.try_get(1)?,
+            oldest_due_ms: row.try_get(2)?,
+        })
     }
 
     async fn count(&self, kind: &str) -> Result<i64> {

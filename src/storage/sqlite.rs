@@ -9,13 +9,14 @@ mod writer;
 
 use super::sql::{self, COLUMNS, SQLITE as SQL};
 use super::{
-    ListQuery, Reader, Record, Result, Store, StoreError, Timer, Tx, list_sql, migrations,
+    ListQuery, Reader, Record, Result, Store, StoreError, Timer, TimerCounts, Tx, list_sql,
+    migrations,
 };
 use async_trait::async_trait;
 use conn::{Conn, Row as RawRow, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -34,24 +35,26 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_with(path, migrations::SQLITE).await
+    }
+
+    /// With another list of migrations (tests of upgrades use one that fails).
+    pub(crate) async fn open_with(path: &Path, list: &[(i64, &str)]) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Migration(format!("{}: {e}", dir.display())))?;
         }
+        // A database from a newer Klaxon is refused before any connection that could write.
+        if path.exists() {
+            plan(path, list).await?;
+        }
         let mut conn = Conn::open(path)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, list)?;
         let (checkpointer, signal) = checkpoint::start(path)?;
         conn.checkpoint_elsewhere(signal);
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            .read_only(true);
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts)
+            .connect_with(read_only(path))
             .await?;
         Ok(SqliteStore {
             writer: Writer::new(conn),
@@ -61,38 +64,77 @@ impl SqliteStore {
     }
 }
 
-fn migrate(c: &mut Conn) -> Result<()> {
-    c.exec("BEGIN IMMEDIATE")?;
-    let applied = apply_migrations(c);
-    match applied {
-        Ok(()) => c.exec("COMMIT"),
-        Err(e) => {
-            let _ = c.exec("ROLLBACK");
-            Err(e)
-        }
-    }
+/// A consistent copy of the whole database at one moment, written to `to` (which must not
+/// exist) while the server's writes go on: `VACUUM INTO` runs in one read transaction of a
+/// connection of its own, which never takes the write lock.
+pub async fn backup_into(path: &Path, to: &Path) -> Result<()> {
+    let mut c = SqliteConnection::connect_with(&read_only(path)).await?;
+    sqlx::query("VACUUM INTO ?1")
+        .bind(to.to_string_lossy().into_owned())
+        .execute(&mut c)
+        .await?;
+    let _ = c.close().await;
+    Ok(())
 }
 
-fn apply_migrations(c: &mut Conn) -> Result<()> {
+fn read_only(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .read_only(true)
+}
+
+/// What opening the file would migrate, read without writing to it.
+pub async fn plan(path: &Path, list: &[(i64, &str)]) -> Result<migrations::Plan> {
+    let mut c = SqliteConnection::connect_with(&read_only(path)).await?;
+    let has_table: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .fetch_one(&mut c)
+    .await?;
+    let applied: Vec<i64> = if has_table > 0 {
+        sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut c)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let _ = c.close().await;
+    migrations::Plan::new(list, &applied)
+}
+
+/// Each pending migration in its own transaction; the first that fails is rolled back and
+/// named, and the ones after it do not run.
+fn migrate(c: &mut Conn, list: &[(i64, &str)]) -> Result<()> {
     c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")?;
-    for (version, sql) in migrations::SQLITE {
-        let done = c.query(
-            "SELECT version FROM schema_migrations WHERE version = ?1",
-            &[Value::Int(*version)],
-            |r| r.int(0),
-        )?;
-        if !done.is_empty() {
-            continue;
+    let applied = c.query("SELECT version FROM schema_migrations", &[], |r| r.int(0))?;
+    let plan = migrations::Plan::new(list, &applied)?;
+    for (version, sql) in list.iter().filter(|(v, _)| plan.pending.contains(v)) {
+        c.exec("BEGIN IMMEDIATE")?;
+        match apply(c, *version, sql) {
+            Ok(()) => c.exec("COMMIT")?,
+            Err(e) => {
+                let _ = c.exec("ROLLBACK");
+                return Err(e);
+            }
         }
-        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            c.exec(stmt)
-                .map_err(|e| StoreError::Migration(format!("version {version}: {e}")))?;
-        }
-        c.execute(
-            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
-            &[Value::Int(*version), Value::Int(now_ms())],
-        )?;
+        tracing::info!(version, "applied schema migration");
     }
+    Ok(())
+}
+
+fn apply(c: &mut Conn, version: i64, sql: &str) -> Result<()> {
+    for stmt in migrations::statements(sql) {
+        c.exec(stmt)
+            .map_err(|e| StoreError::Migration(format!("migration {version} failed: {e}")))?;
+    }
+    c.execute(
+        "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+        &[Value::Int(version), Value::Int(now_ms())],
+    )?;
     Ok(())
 }
 
@@ -369,14 +411,18 @@ impl Store for SqliteStore {
         Ok(free.into_iter().chain(leased).min())
     }
 
-    async fn timer_counts(&self, now_ms: i64) -> Result<(i64, i64)> {
+    async fn timer_counts(&self, now_ms: i64) -> Result<TimerCounts> {
         let row = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_ms <= ?1 THEN 1 ELSE 0 END), 0) FROM timers",
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_ms <= ?1 THEN 1 ELSE 0 END), 0), MIN(CASE WHEN due_ms <= ?1 THEN due_ms END) FROM timers",
         )
         .bind(now_ms)
         .fetch_one(&self.reader)
         .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        Ok(TimerCounts {
+            all: row.try_get(0)?,
+            due: row.try_get(1)?,
+            oldest_due_ms: row.try_get(2)?,
+        })
     }
 
     async fn count(&self, kind: &str) -> Result<i64> {
@@ -386,5 +432,70 @@ impl Store for SqliteStore {
                 .fetch_one(&self.reader)
                 .await?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade/0.1.0-schema2/klaxon.db")
+    }
+
+    #[tokio::test]
+    async fn a_failing_migration_leaves_the_file_as_it_was_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("klaxon.db");
+        std::fs::copy(fixture(), &db).unwrap();
+        let before = std::fs::read(&db).unwrap();
+        let mut list = migrations::SQLITE.to_vec();
+        list.push((
+            3,
+            "CREATE TABLE made_by_three (x INTEGER); UPDATE records SET body = 'lost'; INSERT INTO no_such_table VALUES (1)",
+        ));
+        let err = match SqliteStore::open_with(&db, &list).await {
+            Ok(_) => panic!("the failing migration was applied"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("migration 3 failed"), "{err}");
+        assert!(err.contains("no_such_table"), "{err}");
+        assert_eq!(std::fs::read(&db).unwrap(), before, "the file changed");
+        let plan = plan(&db, &list).await.unwrap();
+        assert_eq!(plan.current, 2);
+        assert_eq!(plan.pending, vec![3]);
+        // Without the broken migration the same file opens and is as it was.
+        let store = SqliteStore::open(&db).await.unwrap();
+        let mut r = store.read().await.unwrap();
+        let contacts = r
+            .list(&ListQuery {
+                kind: "contact".into(),
+                account: "111122223333".into(),
+                limit: 100,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(!contacts.is_empty());
+        assert!(contacts.iter().all(|c| c.body != "lost"));
+    }
+
+    #[tokio::test]
+    async fn migrations_run_each_in_order_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new.db");
+        let store = SqliteStore::open(&db).await.unwrap();
+        drop(store);
+        let p = plan(&db, migrations::SQLITE).await.unwrap();
+        assert_eq!(p.current, migrations::SQLITE.last().unwrap().0);
+        assert!(p.pending.is_empty());
+        assert!(p.describe().contains("is current"));
+        let mut list = migrations::SQLITE.to_vec();
+        list.push((3, "CREATE TABLE t3 (x INTEGER)"));
+        list.push((4, "CREATE TABLE t4 (x INTEGER)"));
+        assert_eq!(plan(&db, &list).await.unwrap().pending, vec![3, 4]);
+        drop(SqliteStore::open_with(&db, &list).await.unwrap());
+        assert!(plan(&db, &list).await.unwrap().pending.is_empty());
+        drop(SqliteStore::open_with(&db, &list).await.unwrap());
     }
 }

@@ -26,5 +26,7 @@ mod sigv4;
 mod storage;
 mod tenancy;
 mod terraform;
+mod tls;
 mod twilio;
+mod upgrade;
 mod wire;

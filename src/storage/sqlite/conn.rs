@@ -129,6 +129,9 @@ impl Conn {
         let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.db.as_ptr())) }
             .to_string_lossy()
             .into_owned();
+        if rc & 0xff != ffi::SQLITE_CONSTRAINT {
+            super::super::count_error();
+        }
         StoreError::Sqlite { code: rc, message }
     }
 
