@@ -15,7 +15,7 @@ use super::{
 use async_trait::async_trait;
 use conn::{Conn, Row as RawRow, Value};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -77,10 +77,11 @@ pub async fn backup_into(path: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A connection that never writes: the journal mode is left as the file has it (the writer sets
+/// WAL; a backup copy or an old file may not have it yet, and setting it would be a write).
 fn read_only(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)

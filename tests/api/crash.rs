@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn client(addr: &str) -> aws_sdk_ssmcontacts::Client {
+pub fn client(addr: &str) -> aws_sdk_ssmcontacts::Client {
     let conf = aws_sdk_ssmcontacts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -24,7 +24,7 @@ fn client(addr: &str) -> aws_sdk_ssmcontacts::Client {
     aws_sdk_ssmcontacts::Client::from_conf(conf)
 }
 
-fn outbox(dir: &Path) -> Vec<serde_json::Value> {
+pub fn outbox(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("outbox.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -34,7 +34,7 @@ fn outbox(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// Polls the outbox until `done` holds (the process is working through due work).
-async fn until(dir: &Path, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) {
+pub async fn until(dir: &Path, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) {
     let started = Instant::now();
     loop {
         if done(&outbox(dir)) {
@@ -48,7 +48,7 @@ async fn until(dir: &Path, what: &str, done: impl Fn(&[serde_json::Value]) -> bo
     }
 }
 
-fn pages(lines: &[serde_json::Value]) -> Vec<String> {
+pub fn pages(lines: &[serde_json::Value]) -> Vec<String> {
     lines
         .iter()
         .filter(|l| l["kind"] == "PAGE")
@@ -56,12 +56,9 @@ fn pages(lines: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let server = serve(dir.path(), &addr).await;
-    let c = client(&addr);
+/// A contact paged on three activated channels (SMS, email, voice), one 0-minute stage each,
+/// activated through the codes the server's log channel wrote to `dir`'s outbox.
+pub async fn three_channel_contact(c: &aws_sdk_ssmcontacts::Client, dir: &Path) -> String {
     let contact = c
         .create_contact()
         .alias("crash")
@@ -91,11 +88,11 @@ async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_
             .await
             .unwrap()
             .contact_channel_arn;
-        until(dir.path(), "an activation code", |l| {
+        until(dir, "an activation code", |l| {
             l.iter().any(|m| m["contactChannelArn"] == ch.as_str())
         })
         .await;
-        let code = outbox(dir.path())
+        let code = outbox(dir)
             .iter()
             .rev()
             .find(|m| m["contactChannelArn"] == ch.as_str())
@@ -137,6 +134,16 @@ async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_
         .send()
         .await
         .unwrap();
+    contact
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let server = serve(dir.path(), &addr).await;
+    let c = client(&addr);
+    let contact = three_channel_contact(&c, dir.path()).await;
 
     // Engagements keep being started while the server is killed: some requests fail.
     let starter = tokio::spawn({

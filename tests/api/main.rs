@@ -19,6 +19,7 @@ mod incidents_setup;
 mod incidents_wire;
 mod ingest;
 mod malformed;
+mod operations;
 mod outage;
 mod process;
 mod rotations;
