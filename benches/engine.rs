@@ -48,7 +48,7 @@ async fn latency_runs(backend: &str, database_url: Option<String>) {
             .timer_counts(klaxon::domain::clock::Clock::now_ms(&SystemClock))
             .await
             .unwrap()
-            .1
+            .due
             > 0
         {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -73,6 +73,8 @@ pub struct Running {
     engine_task: Option<JoinHandle<()>>,
     /// The watchdog and scheduled backups: ended at shutdown.
     ops_tasks: Vec<JoinHandle<()>>,
+    /// Behind [tls], the loopback listener the bot's SDK calls: ended after the main listener.
+    self_task: Option<JoinHandle<()>>,
     grace: std::time::Duration,
 }
 
@@ -100,6 +102,9 @@ impl Running {
             self.task.abort();
         }
         if let Some(t) = self.smtp_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.self_task.take() {
             t.abort();
         }
         if let Some(mut t) = self.engine_task.take()
@@ -497,7 +502,25 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         }
         None => (None, None),
     };
-    let bot = crate::bot::sdk::build(config, addr, first_key, opts.clock.clone())
+    // The bot calls this server through the AWS SDK. Behind [tls] the certificate names the
+    // public host, not the loopback address, so those calls go to a plain listener of their own
+    // on 127.0.0.1 (signed like every call; nothing else is served there).
+    let (self_listener, self_addr) = if config.tls.is_some() && config.bot.endpoint_url.is_empty() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|source| AppError::Listen {
+                addr: "127.0.0.1:0".into(),
+                source,
+            })?;
+        let a = l.local_addr().map_err(|source| AppError::Listen {
+            addr: "127.0.0.1:0".into(),
+            source,
+        })?;
+        (Some(l), a)
+    } else {
+        (None, addr)
+    };
+    let bot = crate::bot::sdk::build(config, self_addr, first_key, opts.clock.clone())
         .map_err(|e| AppError::Provider(e.to_string()))?;
     let chat = chat_hooks(
         config,
@@ -550,6 +573,16 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
             )));
         }
     }
+    let self_task = self_listener.map(|l| {
+        let app = app
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!(error = %e, "the bot's loopback listener stopped");
+            }
+        })
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // The console limits sign-in attempts per client address.
@@ -577,6 +610,7 @@ pub async fn start(config: &Config, opts: Options) -> Result<Running, AppError> 
         engine_stop,
         engine_task,
         ops_tasks,
+        self_task,
         grace: std::time::Duration::from_secs(config.server.shutdown_grace_secs),
     })
 }

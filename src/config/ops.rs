@@ -89,10 +89,10 @@ pub fn validate(
         crate::tls::load_pair(&t.cert_file, &t.key_file)
             .map_err(|e| ConfigError::Invalid(format!("[tls] {e}")))?;
     }
-    if let Some(b) = backup {
-        if b.every_minutes == 0 || b.keep == 0 {
-            return bad("[backup] every_minutes and keep must be at least 1".into());
-        }
+    if let Some(b) = backup
+        && (b.every_minutes == 0 || b.keep == 0)
+    {
+        return bad("[backup] every_minutes and keep must be at least 1".into());
     }
     if let Some(w) = watchdog {
         if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {

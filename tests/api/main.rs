@@ -22,6 +22,7 @@ mod malformed;
 mod operations;
 mod outage;
 mod process;
+mod prometheus;
 mod rotations;
 mod sigv4;
 mod storage;
