@@ -411,10 +411,24 @@ pub async fn run(src: &Source, dst: &Target, o: RunOptions, report: &mut Report)
             let arn = contact_arn(dst, &alias);
             cx.users.insert(u.user.id.clone(), arn.clone());
             cx.users.insert(u.user.username.clone(), arn.clone());
+            let display_name = u.user.full_name.as_deref().and_then(|full| {
+                let valid = display_name(full);
+                if valid.as_deref() != Some(full) {
+                    report.note(
+                        Kind::Contact,
+                        &alias,
+                        &format!(
+                            "display name {full:?} became {:?} (AWS allows letters, digits, spaces, _ . -)",
+                            valid.as_deref().unwrap_or("")
+                        ),
+                    );
+                }
+                valid
+            });
             SrcContact {
                 arn,
                 alias,
-                display_name: u.user.full_name.clone(),
+                display_name,
                 kind: ContactType::Personal,
                 plan: plan(vec![], vec![]),
                 tags: BTreeMap::new(),
@@ -776,9 +790,61 @@ fn rotation_overrides(
     out
 }
 
+/// A person's full name as a valid DisplayName (the model's pattern: letters, separators,
+/// numbers, `_`, `.`, `-`): apostrophes are dropped ("O'Brien" is "OBrien"), combining marks too
+/// (the letter stays), anything else becomes a space; at most 255 characters. None when nothing
+/// is left.
+fn display_name(full: &str) -> Option<String> {
+    static KEEP: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{N}_.\-]$").unwrap());
+    static DROP: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[\p{M}'`\u{2019}\u{02bc}]$").unwrap());
+    let mut out = String::new();
+    let mut buf = [0u8; 4];
+    for c in full.chars() {
+        let one = &*c.encode_utf8(&mut buf);
+        if KEEP.is_match(one) {
+            out.push(c);
+        } else if !DROP.is_match(one) {
+            out.push(' ');
+        }
+    }
+    let name: String = out
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(255)
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_names_become_valid_display_names_keeping_the_letters() {
+        assert_eq!(
+            display_name("Frank O'Brien").as_deref(),
+            Some("Frank OBrien")
+        );
+        assert_eq!(
+            display_name("Zoë D\u{2019}Arcy-Núñez").as_deref(),
+            Some("Zoë DArcy-Núñez")
+        );
+        assert_eq!(
+            display_name("Smith, John (ops)").as_deref(),
+            Some("Smith John ops")
+        );
+        assert_eq!(display_name("李 小龍").as_deref(), Some("李 小龍"));
+        assert_eq!(display_name("!!!"), None);
+        let pattern = regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.\-]*$").unwrap();
+        for n in ["Frank O'Brien", "A/B <c@d>", "Ünïcödé—dash"] {
+            assert!(pattern.is_match(&display_name(n).unwrap()), "{n}");
+        }
+    }
 
     #[test]
     fn aliases_come_from_the_local_part_and_stay_unique() {

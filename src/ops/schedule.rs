@@ -1,10 +1,10 @@
 //! `[backup]`: the server takes a backup of its own SQLite database every `every_minutes` into
 //! `dir`, keeping the newest `keep`. A failed backup is logged and tried again at the next turn.
 
-use super::backup;
+use super::backup::{self, BackupError};
 use crate::config::BackupConfig;
 use crate::domain::clock::Clock;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,23 +27,33 @@ pub async fn run(
     every.tick().await;
     loop {
         every.tick().await;
-        if let Err(e) = std::fs::create_dir_all(&config.dir) {
-            tracing::error!(dir = %config.dir.display(), error = %e, "cannot create the backup directory");
-            continue;
-        }
-        let now = clock.now_ms();
-        let to = config.dir.join(backup::scheduled_name(now));
         let started = std::time::Instant::now();
-        match backup::create(&db, &data_dir, &to, now).await {
-            Ok(s) => {
-                tracing::info!(file = %to.display(), bytes = s.bytes, ms = started.elapsed().as_millis() as u64, "backup taken");
-                match backup::prune(&config.dir, config.keep) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "older backups removed"),
-                    Err(e) => tracing::warn!(error = %e, "cannot remove older backups"),
-                }
-            }
-            Err(e) => tracing::error!(file = %to.display(), error = %e, "backup failed"),
+        match take(&config, &db, &data_dir, clock.now_ms()).await {
+            Ok((to, bytes, removed)) => tracing::info!(
+                file = %to.display(),
+                bytes,
+                removed,
+                ms = started.elapsed().as_millis() as u64,
+                "backup taken"
+            ),
+            Err(e) => tracing::error!(dir = %config.dir.display(), error = %e, "backup failed"),
         }
     }
+}
+
+/// One scheduled backup: the file written, its size, and how many older ones were removed.
+pub async fn take(
+    config: &BackupConfig,
+    db: &Path,
+    data_dir: &Path,
+    now_ms: i64,
+) -> Result<(PathBuf, u64, usize), BackupError> {
+    std::fs::create_dir_all(&config.dir).map_err(|source| BackupError::Io {
+        path: config.dir.display().to_string(),
+        source,
+    })?;
+    let to = config.dir.join(backup::scheduled_name(now_ms));
+    let s = backup::create(db, data_dir, &to, now_ms).await?;
+    let removed = backup::prune(&config.dir, config.keep)?;
+    Ok((to, s.bytes, removed))
 }

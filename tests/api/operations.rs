@@ -288,6 +288,56 @@ async fn until_engagements(app: &TestApp, n: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_restore_and_keep_the_newest() {
+    let app = spawn().await;
+    populate(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = klaxon::config::BackupConfig {
+        dir: dir.path().join("backups"),
+        every_minutes: 60,
+        keep: 2,
+    };
+    let db = app.config.data_dir.join("klaxon.db");
+    let mut taken = Vec::new();
+    for n in 0..3 {
+        let (file, bytes, removed) =
+            klaxon::ops::schedule::take(&config, &db, &app.config.data_dir, 1_000 + n)
+                .await
+                .unwrap();
+        assert!(bytes > 0);
+        assert_eq!(removed, if n == 2 { 1 } else { 0 });
+        taken.push(file);
+    }
+    assert!(!taken[0].exists() && taken[1].exists() && taken[2].exists());
+    let target = dir.path().join("restored");
+    let out = klaxon(&[
+        "restore",
+        "--from",
+        taken[2].to_str().unwrap(),
+        "--data-dir",
+        target.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = spawn_with(Setup {
+        database_url: Some(format!("sqlite://{}", target.join("klaxon.db").display())),
+        ..Setup::default()
+    })
+    .await;
+    restored.clock.set_ms(app.clock.now_ms());
+    assert_eq!(snapshot(&restored).await, snapshot(&app).await);
+    // With PostgreSQL, klaxon backup points at pg_dump.
+    let out = klaxon(&[
+        "backup",
+        "--database-url",
+        "postgres://klaxon@127.0.0.1:1/none",
+        "--to",
+        dir.path().join("pg.backup").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("pg_dump"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_check_says_what_a_start_would_run_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();

@@ -69,7 +69,7 @@ fn data(start: i64, now: i64) -> Data {
     Data {
         users: vec![
             user("u-alice", "alice@example.com", "Alice Adams"),
-            user("u-bob", "bob@example.com", "Bob Brown"),
+            user("u-bob", "bob@example.com", "Bob O'Brien"),
             user("u-carol", "carol@example.com", "Carol Chen"),
             user("u-alice2", "Alice@other.example.org", "Alice Other"),
         ],
@@ -416,6 +416,10 @@ async fn opsgenie_setup_moves_into_a_running_klaxon() {
         .await
         .unwrap();
     assert_eq!(alice.display_name.as_deref(), Some("Alice Adams"));
+    // A name AWS's DisplayName pattern refuses keeps its letters; the person and their
+    // rotations come across.
+    let bob = c.get_contact().contact_id(arn("bob")).send().await.unwrap();
+    assert_eq!(bob.display_name.as_deref(), Some("Bob OBrien"));
 
     // Channels: E.164 numbers, enabled methods active at once, a disabled one not.
     let chans = c
