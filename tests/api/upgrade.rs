@@ -1,8 +1,9 @@
 //! Databases written by earlier versions of Klaxon open in this one and read back the same
 //! through the API; a database from a newer Klaxon is refused. The fixtures under
 //! tests/fixtures/upgrade/ are kept as they were written: add one each time the schema
-//! changes (`KLAXON_WRITE_FIXTURE=DIR cargo test --test api upgrade::write_fixture -- --ignored`
-//! writes the SQLite file, the PostgreSQL dump and the expected read-back).
+//! changes (`KLAXON_WRITE_FIXTURE=tests/fixtures/upgrade/<version>-schema<N> cargo test --test
+//! api upgrade::this_version` writes the SQLite file, the PostgreSQL dump and the expected
+//! read-back).
 
 use crate::engagements::{active_channel, channel_stage, contact_stage, set_plan};
 use crate::helpers::*;
@@ -371,13 +372,35 @@ fn assert_same(got: &Snapshot, want: &Snapshot) {
     );
 }
 
+/// Loads a pg_dump of a Klaxon database into the empty database at `url`; pg_dump's psql
+/// meta-commands (such as restrict) are not SQL and are left out.
+async fn load_dump(url: &str, dump: &str) {
+    let sql: String = dump
+        .lines()
+        .filter(|l| !l.starts_with('\\'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// This version's databases, as the fixture of a later version will keep them: written, closed,
+/// and read back the same by a new server (SQLite: the file; PostgreSQL: its pg_dump loaded into
+/// another database). With `KLAXON_WRITE_FIXTURE=DIR` the files are kept there as a new fixture.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes a new fixture; run by hand when the schema changes"]
-async fn write_fixture() {
-    let dir =
-        PathBuf::from(std::env::var("KLAXON_WRITE_FIXTURE").expect("KLAXON_WRITE_FIXTURE=DIR"));
+async fn this_version_writes_databases_that_read_back_the_same() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = std::env::var("KLAXON_WRITE_FIXTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("klaxon.db");
+    let _ = std::fs::remove_file(&db);
     let app = spawn_with(Setup {
         database_url: Some(format!("sqlite://{}", db.display())),
         ..Setup::default()
@@ -385,40 +408,73 @@ async fn write_fixture() {
     .await;
     populate(&app).await;
     let snap = snapshot(&app).await;
+    let at = app.clock.now_ms();
     app.running.stop().await;
+    {
+        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+            "sqlite://{}",
+            db.display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
     std::fs::write(
         dir.join("expected.json"),
         serde_json::to_string_pretty(&snap).unwrap(),
     )
     .unwrap();
-    if let Some(url) = crate::storage::postgres_url().await {
-        let (url, _name) = crate::storage::fresh_database(&url)
-            .await
-            .expect("a database of its own");
-        let app = spawn_with(Setup {
-            database_url: Some(url.clone()),
-            ..Setup::default()
-        })
-        .await;
-        populate(&app).await;
-        let snap = snapshot(&app).await;
-        app.running.stop().await;
-        std::fs::write(
-            dir.join("expected-postgres.json"),
-            serde_json::to_string_pretty(&snap).unwrap(),
-        )
-        .unwrap();
-        let dump = std::process::Command::new("pg_dump")
-            .args(["--no-owner", "--no-privileges", "--inserts", &url])
-            .output()
-            .unwrap();
-        assert!(
-            dump.status.success(),
-            "{}",
-            String::from_utf8_lossy(&dump.stderr)
-        );
-        std::fs::write(dir.join("postgres.sql"), dump.stdout).unwrap();
-    }
+    let (again, _copy) = open_sqlite_copy(&db).await;
+    again.clock.set_ms(at);
+    assert_same(&snapshot(&again).await, &snap);
+
+    let Some(url) = crate::storage::postgres_url().await else {
+        return;
+    };
+    let (source, source_name) = crate::storage::fresh_database(&url)
+        .await
+        .expect("a database of its own");
+    let app = spawn_with(Setup {
+        database_url: Some(source.clone()),
+        ..Setup::default()
+    })
+    .await;
+    populate(&app).await;
+    let snap = snapshot(&app).await;
+    let at = app.clock.now_ms();
+    app.running.stop().await;
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--no-owner", "--no-privileges", "--inserts", &source])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    crate::storage::drop_database(&url, &source_name).await;
+    std::fs::write(dir.join("postgres.sql"), &dump.stdout).unwrap();
+    std::fs::write(
+        dir.join("expected-postgres.json"),
+        serde_json::to_string_pretty(&snap).unwrap(),
+    )
+    .unwrap();
+    let (target, target_name) = crate::storage::fresh_database(&url)
+        .await
+        .expect("a database of its own");
+    load_dump(&target, &String::from_utf8(dump.stdout).unwrap()).await;
+    let again = spawn_with(Setup {
+        database_url: Some(target),
+        ..Setup::default()
+    })
+    .await;
+    again.clock.set_ms(at);
+    assert_same(&snapshot(&again).await, &snap);
+    again.running.stop().await;
+    crate::storage::drop_database(&url, &target_name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,20 +529,8 @@ async fn a_postgres_database_from_klaxon_0_1_0_opens_and_reads_back_every_record
     let (db_url, name) = crate::storage::fresh_database(&url)
         .await
         .expect("a database of its own");
-    // pg_dump's psql meta-commands (such as restrict) are not SQL.
-    let sql: String = std::fs::read_to_string(fixtures().join("0.1.0-schema2/postgres.sql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('\\'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db_url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let dump = std::fs::read_to_string(fixtures().join("0.1.0-schema2/postgres.sql")).unwrap();
+    load_dump(&db_url, &dump).await;
     let app = spawn_with(Setup {
         database_url: Some(db_url),
         ..Setup::default()
