@@ -2,5 +2,6 @@
 //! restore, and the watchdog call that tells an outside checker Klaxon is alive.
 
 pub mod backup;
+pub mod priority;
 pub mod schedule;
 pub mod watchdog;

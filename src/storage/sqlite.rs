@@ -66,14 +66,11 @@ impl SqliteStore {
 
 /// A consistent copy of the whole database at one moment, written to `to` (which must not
 /// exist) while the server's writes go on: `VACUUM INTO` runs in one read transaction of a
-/// connection of its own, which never takes the write lock.
-pub async fn backup_into(path: &Path, to: &Path) -> Result<()> {
-    let mut c = SqliteConnection::connect_with(&read_only(path)).await?;
-    sqlx::query("VACUUM INTO ?1")
-        .bind(to.to_string_lossy().into_owned())
-        .execute(&mut c)
-        .await?;
-    let _ = c.close().await;
+/// read-only connection of its own, which never takes the write lock. It blocks for as long as
+/// the copy takes: call it from a thread of its own (`ops::backup` does, at idle priority).
+pub fn vacuum_into(path: &Path, to: &Path) -> Result<()> {
+    let to = to.to_string_lossy();
+    Conn::open_read_only(path)?.execute("VACUUM INTO ?1", &[Value::Text(&to)])?;
     Ok(())
 }
 

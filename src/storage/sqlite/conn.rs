@@ -89,28 +89,10 @@ impl Row {
 impl Conn {
     /// Opens the file read-write with Klaxon's settings (see `SqliteStore::open`).
     pub(crate) fn open(path: &Path) -> Result<Conn> {
-        let name = CString::new(path.to_string_lossy().as_bytes())
-            .map_err(|_| StoreError::Url(path.display().to_string()))?;
-        let mut db = std::ptr::null_mut();
-        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX;
-        // SAFETY: name is NUL-terminated; db receives a handle (closed in Drop) even on failure.
-        let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, std::ptr::null()) };
-        let Some(db) = NonNull::new(db) else {
-            return Err(StoreError::Sqlite {
-                code: rc,
-                message: "out of memory opening the database".into(),
-            });
-        };
-        let mut conn = Conn {
-            db,
-            statements: HashMap::new(),
-            wal_hook: None,
-        };
-        if rc != ffi::SQLITE_OK {
-            return Err(conn.error(rc));
-        }
-        // SAFETY: db is open.
-        unsafe { ffi::sqlite3_busy_timeout(conn.db.as_ptr(), 10_000) };
+        let mut conn = Conn::open_with(
+            path,
+            ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX,
+        )?;
         conn.exec("PRAGMA journal_mode = WAL")?;
         conn.exec("PRAGMA synchronous = NORMAL")?;
         conn.exec("PRAGMA foreign_keys = ON")?;
@@ -121,6 +103,36 @@ impl Conn {
         // The write connection's page cache holds the B-tree pages every write walks through
         // (64 MiB, against 2 MiB by default).
         conn.exec("PRAGMA cache_size = -65536")?;
+        Ok(conn)
+    }
+
+    /// Opens the file for reading only, settings as the file has them (a backup's reader).
+    pub(crate) fn open_read_only(path: &Path) -> Result<Conn> {
+        Conn::open_with(path, ffi::SQLITE_OPEN_READONLY | ffi::SQLITE_OPEN_NOMUTEX)
+    }
+
+    fn open_with(path: &Path, flags: c_int) -> Result<Conn> {
+        let name = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| StoreError::Url(path.display().to_string()))?;
+        let mut db = std::ptr::null_mut();
+        // SAFETY: name is NUL-terminated; db receives a handle (closed in Drop) even on failure.
+        let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, std::ptr::null()) };
+        let Some(db) = NonNull::new(db) else {
+            return Err(StoreError::Sqlite {
+                code: rc,
+                message: "out of memory opening the database".into(),
+            });
+        };
+        let conn = Conn {
+            db,
+            statements: HashMap::new(),
+            wal_hook: None,
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // SAFETY: db is open.
+        unsafe { ffi::sqlite3_busy_timeout(conn.db.as_ptr(), 10_000) };
         Ok(conn)
     }
 
