@@ -12,6 +12,7 @@ mod common;
 
 use common::bursts::{ACCOUNT, burst, contact, outcome, server};
 use common::pct;
+use klaxon::domain::clock::{Clock, SystemClock};
 use klaxon::storage::Record;
 use std::time::{Duration, Instant};
 
