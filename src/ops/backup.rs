@@ -121,7 +121,7 @@ fn copy_and_pack(
 ) -> Result<Summary, BackupError> {
     let work = tempfile_beside(to)?;
     let copy = work.join("klaxon.db");
-    let result = sqlite::vacuum_into(db, &copy)
+    let result = sqlite::copy_database(db, &copy)
         .map_err(BackupError::from)
         .and_then(|()| {
             let mut files: Vec<(String, PathBuf)> = vec![("klaxon.db".into(), copy)];
@@ -179,7 +179,7 @@ fn write_archive(
         writeln!(out, "{head}").map_err(io(&partial))?;
         for (_, path) in files {
             let mut f = std::fs::File::open(path).map_err(io(path))?;
-            std::io::copy(&mut f, &mut out).map_err(io(&partial))?;
+            copy_flushing(&mut f, &mut out).map_err(io(&partial))?;
         }
         let f = out.into_inner().map_err(|e| io(&partial)(e.into_error()))?;
         f.sync_all().map_err(io(&partial))?;
@@ -190,6 +190,30 @@ fn write_archive(
         members: manifest.members.iter().map(|m| m.name.clone()).collect(),
         schema_version,
     })
+}
+
+/// Copies `from` into `out`, flushing `out` to disk every 8 MiB: a copy of gigabytes left to the
+/// kernel's writeback would make every writer on the machine wait (the server's included).
+fn copy_flushing(
+    from: &mut impl Read,
+    out: &mut std::io::BufWriter<std::fs::File>,
+) -> std::io::Result<()> {
+    const FLUSH_EVERY: usize = 8 << 20;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut since = 0;
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n])?;
+        since += n;
+        if since >= FLUSH_EVERY {
+            out.flush()?;
+            out.get_ref().sync_data()?;
+            since = 0;
+        }
+    }
 }
 
 /// A new file only its owner may read: a backup holds the API's secret keys.

@@ -191,6 +191,72 @@ impl Conn {
         unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) != 0 }
     }
 
+    /// Copies the whole database into `dest` (a new file) with SQLite's online backup API,
+    /// `pages` pages a step, inside one read transaction of this connection: the copy is the
+    /// database at the moment the transaction began, however the writer goes on meanwhile.
+    /// `between` runs after each step (to flush what was written, say).
+    pub(crate) fn copy_to(
+        &mut self,
+        dest: &Path,
+        pages: c_int,
+        mut between: impl FnMut(&Path),
+    ) -> Result<()> {
+        let mut out = Conn::open_with(
+            dest,
+            ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX,
+        )?;
+        out.exec("PRAGMA journal_mode = OFF")?;
+        out.exec("PRAGMA synchronous = OFF")?;
+        self.exec("BEGIN")?;
+        let copied = self.step_backup(&mut out, pages, &mut between, dest);
+        let _ = self.exec("COMMIT");
+        copied?;
+        drop(out);
+        Ok(())
+    }
+
+    fn step_backup(
+        &mut self,
+        out: &mut Conn,
+        pages: c_int,
+        between: &mut impl FnMut(&Path),
+        dest: &Path,
+    ) -> Result<()> {
+        // The read transaction starts at its first read: take it before the first step.
+        self.run("SELECT COUNT(*) FROM sqlite_master", &[], |_| ())?;
+        let main = c"main";
+        // SAFETY: both handles are open and outlive the backup object, finished below.
+        let b = unsafe {
+            ffi::sqlite3_backup_init(
+                out.db.as_ptr(),
+                main.as_ptr(),
+                self.db.as_ptr(),
+                main.as_ptr(),
+            )
+        };
+        if b.is_null() {
+            return Err(out.error(unsafe { ffi::sqlite3_errcode(out.db.as_ptr()) }));
+        }
+        let rc = loop {
+            // SAFETY: b is a live backup object.
+            let rc = unsafe { ffi::sqlite3_backup_step(b, pages) };
+            match rc {
+                ffi::SQLITE_OK => between(dest),
+                ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                other => break other,
+            }
+        };
+        // SAFETY: b is live; finish frees it.
+        let finished = unsafe { ffi::sqlite3_backup_finish(b) };
+        match (rc, finished) {
+            (ffi::SQLITE_DONE, ffi::SQLITE_OK) => Ok(()),
+            (ffi::SQLITE_DONE, f) => Err(out.error(f)),
+            (r, _) => Err(out.error(r)),
+        }
+    }
+
     /// Runs SQL without parameters or results (transaction control, pragmas).
     pub(crate) fn exec(&mut self, sql: &str) -> Result<()> {
         self.run(sql, &[], |_| ()).map(|_| ())
