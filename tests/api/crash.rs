@@ -137,6 +137,31 @@ pub async fn three_channel_contact(c: &aws_sdk_ssmcontacts::Client, dir: &Path) 
     contact
 }
 
+/// Starts up to 400 engagements of `contact` one after another, until the server stops
+/// answering (it was killed or told to stop).
+pub fn start_until_refused(
+    c: &aws_sdk_ssmcontacts::Client,
+    contact: &str,
+    sender: &str,
+) -> tokio::task::JoinHandle<()> {
+    let (c, contact, sender) = (c.clone(), contact.to_string(), sender.to_string());
+    tokio::spawn(async move {
+        for i in 0..400 {
+            let out = c
+                .start_engagement()
+                .contact_id(&contact)
+                .sender(&sender)
+                .subject(format!("page {i}"))
+                .content("c")
+                .send()
+                .await;
+            if out.is_err() {
+                break;
+            }
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_in_flight() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,24 +171,7 @@ async fn kill_9_mid_paging_then_restart_delivers_every_page_and_repeats_at_most_
     let contact = three_channel_contact(&c, dir.path()).await;
 
     // Engagements keep being started while the server is killed: some requests fail.
-    let starter = tokio::spawn({
-        let c = c.clone();
-        async move {
-            for i in 0..400 {
-                let out = c
-                    .start_engagement()
-                    .contact_id(&contact)
-                    .sender("crash-test")
-                    .subject(format!("page {i}"))
-                    .content("c")
-                    .send()
-                    .await;
-                if out.is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let starter = start_until_refused(&c, &contact, "crash-test");
     until(dir.path(), "paging under way", |l| pages(l).len() >= 30).await;
     let mut server = server;
     server.0.kill().unwrap(); // SIGKILL

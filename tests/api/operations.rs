@@ -1,7 +1,7 @@
 //! Running Klaxon for real: SIGTERM during paging, backups taken while it pages and restored to
 //! an equal server, `migrate --check`, `/readyz`, the log format and the watchdog.
 
-use crate::crash::{client, outbox, pages, three_channel_contact, until};
+use crate::crash::{client, outbox, pages, start_until_refused, three_channel_contact, until};
 use crate::helpers::*;
 use crate::process::{free_addr, serve, serve_as};
 use crate::upgrade::{Snapshot, populate, snapshot};
@@ -67,24 +67,7 @@ async fn sigterm_mid_paging_exits_0_and_loses_or_doubles_no_page() {
     let mut server = serve(dir.path(), &addr).await;
     let c = client(&addr);
     let contact = three_channel_contact(&c, dir.path()).await;
-    let starter = tokio::spawn({
-        let c = c.clone();
-        async move {
-            for i in 0..400 {
-                let out = c
-                    .start_engagement()
-                    .contact_id(&contact)
-                    .sender("sigterm-test")
-                    .subject(format!("page {i}"))
-                    .content("c")
-                    .send()
-                    .await;
-                if out.is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let starter = start_until_refused(&c, &contact, "sigterm-test");
     until(dir.path(), "paging under way", |l| pages(l).len() >= 30).await;
     let status = sigterm(&mut server);
     assert!(status.success(), "exit status after SIGTERM: {status:?}");

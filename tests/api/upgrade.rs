@@ -14,6 +14,19 @@ use klaxon::domain::clock::Clock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Every item of a paginated List operation.
+macro_rules! all {
+    ($request:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap()
+    };
+}
+
 /// Every record the API shows, by a stable name, as the SDK prints it (request ids left out).
 pub type Snapshot = BTreeMap<String, String>;
 
@@ -163,14 +176,7 @@ pub async fn populate(app: &TestApp) {
 pub async fn snapshot(app: &TestApp) -> Snapshot {
     let mut out = Snapshot::new();
     let c = app.contacts();
-    let contacts = c
-        .list_contacts()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let contacts = all!(c.list_contacts());
     for contact in &contacts {
         let arn = &contact.contact_arn;
         let got = c.get_contact().contact_id(arn).send().await.unwrap();
@@ -182,15 +188,7 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
             .await
             .unwrap();
         out.insert(format!("tags {arn}"), printed(&tags.tags));
-        let channels = c
-            .list_contact_channels()
-            .contact_id(arn)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .unwrap();
+        let channels = all!(c.list_contact_channels().contact_id(arn));
         for ch in channels {
             let arn = ch.contact_channel_arn.clone();
             let got = c
@@ -202,14 +200,7 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
             out.insert(format!("channel {arn}"), printed(&got));
         }
     }
-    let rotations = c
-        .list_rotations()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let rotations = all!(c.list_rotations());
     for r in rotations {
         let arn = r.rotation_arn.clone();
         let got = c.get_rotation().rotation_id(&arn).send().await.unwrap();
@@ -227,14 +218,7 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
             printed(&overrides.rotation_overrides),
         );
     }
-    let engagements = c
-        .list_engagements()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let engagements = all!(c.list_engagements());
     for e in engagements {
         let arn = e.engagement_arn.clone();
         let got = c
@@ -244,28 +228,12 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
             .await
             .unwrap();
         out.insert(format!("engagement {arn}"), printed(&got));
-        let pages = c
-            .list_pages_by_engagement()
-            .engagement_id(&arn)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .unwrap();
+        let pages = all!(c.list_pages_by_engagement().engagement_id(&arn));
         for p in pages {
             let arn = p.page_arn.clone();
             let got = c.describe_page().page_id(&arn).send().await.unwrap();
             out.insert(format!("page {arn}"), printed(&got));
-            let receipts = c
-                .list_page_receipts()
-                .page_id(&arn)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .unwrap();
+            let receipts = all!(c.list_page_receipts().page_id(&arn));
             out.insert(format!("receipts {arn}"), printed(&receipts));
         }
     }
@@ -275,39 +243,17 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
         let got = i.get_replication_set().arn(&arn).send().await.unwrap();
         out.insert(format!("replication set {arn}"), printed(&got));
     }
-    let plans = i
-        .list_response_plans()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let plans = all!(i.list_response_plans());
     for p in plans {
         let got = i.get_response_plan().arn(&p.arn).send().await.unwrap();
         out.insert(format!("response plan {}", p.arn), printed(&got));
     }
-    let incidents = i
-        .list_incident_records()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let incidents = all!(i.list_incident_records());
     for inc in incidents {
         let arn = inc.arn.clone();
         let got = i.get_incident_record().arn(&arn).send().await.unwrap();
         out.insert(format!("incident {arn}"), printed(&got));
-        let events = i
-            .list_timeline_events()
-            .incident_record_arn(&arn)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .unwrap();
+        let events = all!(i.list_timeline_events().incident_record_arn(&arn));
         for e in events {
             let got = i
                 .get_timeline_event()
@@ -318,15 +264,7 @@ pub async fn snapshot(app: &TestApp) -> Snapshot {
                 .unwrap();
             out.insert(format!("event {arn} {}", e.event_id), printed(&got));
         }
-        let related = i
-            .list_related_items()
-            .incident_record_arn(&arn)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .unwrap();
+        let related = all!(i.list_related_items().incident_record_arn(&arn));
         out.insert(format!("related {arn}"), printed(&related));
     }
     out
