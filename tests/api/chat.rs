@@ -457,6 +457,37 @@ async fn slack_start_posts_to_the_channel_and_the_resolve_button_resolves() {
     assert_eq!(c.fake.bad_auth.load(Ordering::SeqCst), 0);
 }
 
+/// Behind `[tls]` the listener speaks HTTPS only, and the bot's own SDK calls still reach the
+/// API (through its loopback listener): a slash command over HTTPS lists incidents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_tls_a_slack_command_still_reaches_the_api_through_the_bot() {
+    let pki = crate::tls::Pki::new();
+    let (cert, key) = pki.issue("server", 1, crate::tls::KeyKind::EcPkcs8);
+    let tls = pki.install(&cert, &key);
+    let c = chat_app_with(move |cfg| cfg.tls = Some(tls)).await;
+    let body = format!(
+        "token=x&team_id=T0001&team_domain=example&channel_id={CHANNEL}&channel_name=incidents&user_id=U0AKUA&user_name=akua&command=%2Fklaxon&text=list&response_url={}&trigger_id=1.2.3",
+        enc(&format!("{}/slack/response/U0AKUA", c.url)),
+    );
+    let ts = now_secs().to_string();
+    let sig = klaxon_slack::sign(SIGNING_SECRET, &ts, body.as_bytes());
+    let (_, _, resp) = crate::tls::https_request(
+        c.app.running.addr,
+        &pki.ca(),
+        "POST",
+        "/hooks/slack/commands",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-slack-signature", &sig),
+            ("x-slack-request-timestamp", &ts),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("No open incidents."), "{resp}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_stale_and_unsigned_slack_requests_change_nothing() {
     let c = chat_app().await;

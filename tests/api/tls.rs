@@ -28,7 +28,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// How a server key is generated and written.
 #[derive(Clone, Copy)]
-enum KeyKind {
+pub enum KeyKind {
     /// P-256, PKCS#8 ("PRIVATE KEY").
     EcPkcs8,
     /// P-256, SEC1 ("EC PRIVATE KEY").
@@ -40,12 +40,12 @@ enum KeyKind {
 }
 
 /// A throwaway CA in a temporary directory, issuing server certificates for 127.0.0.1.
-struct Pki {
+pub struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         openssl(
             dir.path(),
@@ -81,12 +81,12 @@ impl Pki {
         Pki { dir }
     }
 
-    fn ca(&self) -> PathBuf {
+    pub fn ca(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
     /// `name.pem` (signed by the CA, with this serial) and `name.key`.
-    fn issue(&self, name: &str, serial: u32, kind: KeyKind) -> (PathBuf, PathBuf) {
+    pub fn issue(&self, name: &str, serial: u32, kind: KeyKind) -> (PathBuf, PathBuf) {
         let d = self.dir.path();
         let key = format!("{name}.key");
         match kind {
@@ -174,7 +174,7 @@ impl Pki {
     }
 
     /// Where the server reads its pair from: copies that a test overwrites later.
-    fn install(&self, cert: &Path, key: &Path) -> TlsConfig {
+    pub fn install(&self, cert: &Path, key: &Path) -> TlsConfig {
         let live = TlsConfig {
             cert_file: self.dir.path().join("live.pem"),
             key_file: self.dir.path().join("live.key"),
@@ -210,6 +210,18 @@ fn leaf_der(cert_file: &Path) -> Vec<u8> {
 /// One HTTPS GET through rustls trusting only `ca`: the leaf certificate the server sent, the
 /// protocol ALPN chose, and the response as text.
 async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> (Vec<u8>, Vec<u8>, String) {
+    https_request(addr, ca, "GET", path, &[], b"").await
+}
+
+/// One HTTPS request, as `https_get` but with any method, headers and body.
+pub async fn https_request(
+    addr: SocketAddr,
+    ca: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Vec<u8>, Vec<u8>, String) {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -231,11 +243,16 @@ async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> (Vec<u8>, Vec<u8>
     let (_, conn) = tls.get_ref();
     let leaf = conn.peer_certificates().unwrap()[0].to_vec();
     let alpn = conn.alpn_protocol().unwrap_or_default().to_vec();
-    tls.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(body).await.unwrap();
     let mut out = Vec::new();
     // A peer that closes without close_notify is fine here; what it sent before counts.
     let _ = tls.read_to_end(&mut out).await;
