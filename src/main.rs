@@ -510,15 +510,13 @@ fn main() -> ExitCode {
             from,
             data_dir,
             force,
-        } => {
-            let flags = Overrides {
-                data_dir: Some(data_dir),
-                ..Overrides::default()
-            };
-            Config::load(config.config.as_deref(), &env, &flags)
-                .map_err(|e| e.to_string())
-                .and_then(|c| restore(c, from, force))
+        } => DatabaseArgs {
+            config,
+            data_dir: Some(data_dir),
+            database_url: None,
         }
+        .load()
+        .and_then(|c| restore(c, from, force)),
         Command::Migrate { target, check } => target.load().and_then(|c| migrate(c, check)),
         Command::Discord {
             command: DiscordCommand::RegisterCommands { config },

@@ -310,6 +310,20 @@ fn assert_same(got: &Snapshot, want: &Snapshot) {
     );
 }
 
+/// Runs statements on a SQLite file through a connection of its own (behind Klaxon's back).
+async fn sqlite_exec(db: &Path, statements: &[&str]) {
+    let url = format!("sqlite://{}", db.display());
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for s in statements {
+        sqlx::query(sqlx::AssertSqlSafe(s.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
 /// Loads a pg_dump of a Klaxon database into the empty database at `url`; pg_dump's psql
 /// meta-commands (such as restrict) are not SQL and are left out.
 async fn load_dump(url: &str, dump: &str) {
@@ -348,18 +362,7 @@ async fn this_version_writes_databases_that_read_back_the_same() {
     let snap = snapshot(&app).await;
     let at = app.clock.now_ms();
     app.running.stop().await;
-    {
-        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-            "sqlite://{}",
-            db.display()
-        ))
-        .await
-        .unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    sqlite_exec(&db, &["PRAGMA wal_checkpoint(TRUNCATE)"]).await;
     std::fs::write(
         dir.join("expected.json"),
         serde_json::to_string_pretty(&snap).unwrap(),
@@ -486,22 +489,14 @@ async fn a_database_from_a_newer_klaxon_is_refused_without_being_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("klaxon.db");
     std::fs::copy(fixtures().join("0.1.0-schema2/klaxon.db"), &db).unwrap();
-    {
-        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-            "sqlite://{}",
-            db.display()
-        ))
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)")
-            .execute(&mut c)
-            .await
-            .unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    sqlite_exec(
+        &db,
+        &[
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ],
+    )
+    .await;
     let before = std::fs::read(&db).unwrap();
     let url = format!("sqlite://{}", db.display());
     let err = match klaxon::storage::open(&url).await {
