@@ -413,11 +413,13 @@ async fn logs_carry_no_colour_codes_off_a_terminal_and_json_lines_parse() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_watchdog_calls_its_checker_while_the_server_is_ready() {
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// An outside checker that records the method of every call to `/ping/<token>`; its URL.
+async fn checker() -> (Calls, String) {
     use axum::routing::any;
-    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let checker = axum::Router::new().route(
+    let calls = Calls::default();
+    let app = axum::Router::new().route(
         "/ping/{token}",
         any({
             let calls = calls.clone();
@@ -429,9 +431,15 @@ async fn the_watchdog_calls_its_checker_while_the_server_is_ready() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/ping/5f2c", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, checker).await.unwrap() });
-    let app = spawn_with(Setup {
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (calls, url)
+}
+
+/// A server with its engine loop running and a watchdog calling `url` every second.
+async fn watched(url: String, database_url: Option<String>) -> TestApp {
+    spawn_with(Setup {
         engine_loop: true,
+        database_url,
         configure: Some(Box::new(move |c| {
             c.watchdog = Some(klaxon::config::WatchdogConfig {
                 url,
@@ -441,9 +449,12 @@ async fn the_watchdog_calls_its_checker_while_the_server_is_ready() {
         })),
         ..Setup::default()
     })
-    .await;
+    .await
+}
+
+async fn until_calls(calls: &Calls, n: usize) {
     let started = Instant::now();
-    while calls.lock().unwrap().len() < 2 {
+    while calls.lock().unwrap().len() < n {
         assert!(
             started.elapsed() < Duration::from_secs(15),
             "the watchdog did not call: {:?}",
@@ -451,10 +462,44 @@ async fn the_watchdog_calls_its_checker_while_the_server_is_ready() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_calls_its_checker_while_the_server_is_ready() {
+    let (calls, url) = checker().await;
+    let app = watched(url, None).await;
+    until_calls(&calls, 2).await;
     assert!(calls.lock().unwrap().iter().all(|m| m == "POST"));
     // A stopped server calls no more.
     app.running.stop().await;
     let n = calls.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(calls.lock().unwrap().len(), n);
+}
+
+/// A server that lost its database is not ready, and its watchdog falls silent: the silence
+/// is what the outside checker alarms on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_falls_silent_when_the_database_is_gone() {
+    let Some(base) = crate::storage::postgres_url().await else {
+        return;
+    };
+    let (db, name) = crate::storage::fresh_database(&base)
+        .await
+        .expect("a database of its own");
+    let (calls, url) = checker().await;
+    let app = watched(url, Some(db)).await;
+    until_calls(&calls, 1).await;
+    crate::storage::drop_database(&base, &name).await;
+    let r = raw(&app, "GET", "/readyz", &[], b"", None).await;
+    assert_eq!(r.status, 503);
+    // One call may have been under way when the database went.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let n = calls.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        n,
+        "an unready server called its checker"
+    );
 }
